@@ -1,0 +1,91 @@
+# unetmap — GNU make build. No configure step.
+#   make            library, tools, tests (build/)
+#   make check      tests, then the ASan+UBSan suite, then the TSan concurrent tests
+#   make bench      benchmarks (table + plot)
+#   make demo       pkt-gen tx -> pipe -> pkt-gen rx
+#   make install PREFIX=/usr/local
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+OPT     ?= -O2 -g
+SAN     ?=
+WARN    := -Wall -Wextra -Werror
+CSTD    := -std=gnu11
+CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE
+CFLAGS  := $(CSTD) $(OPT) $(WARN) $(SAN) -pthread
+LDLIBS  := -pthread -ldl
+
+LIB_SRCS := $(wildcard src/core/*.c src/ports/*.c src/ctl/*.c src/shim/*.c src/lib/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/lib/libunetmap.so
+
+TOOL_NAMES := $(notdir $(patsubst %/,%,$(wildcard tools/*/)))
+TOOLS      := $(TOOL_NAMES:%=$(BUILD)/bin/%)
+
+TEST_SRCS := $(wildcard tests/unit/*.c tests/functional/*.c)
+TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+
+RPATH := -Wl,-rpath,'$$ORIGIN/../lib' -Wl,-rpath,'$$ORIGIN/../../lib'
+
+.PHONY: all lib tools tests check check-plain check-asan check-tsan bench demo install clean
+all: lib tools tests
+
+lib: $(LIB)
+tools: $(TOOLS)
+tests: $(TESTS)
+
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h include/net/*.h src/*/*.h src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+
+$(LIB): $(LIB_OBJS) src/libunetmap.map
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/libunetmap.map -Wl,-soname,libunetmap.so.1 \
+	    -o $@ $(LIB_OBJS) $(LDLIBS)
+	ln -sf libunetmap.so $(BUILD)/lib/libunetmap.so.1
+
+# every tools/NAME/ directory is one program made of its .c files
+.SECONDEXPANSION:
+$(BUILD)/bin/%: $$(wildcard tools/%/*.c tools/%/*.h) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) -L$(BUILD)/lib -lunetmap $(RPATH) $(LDLIBS) -lm
+
+$(BUILD)/tests/%: tests/%.c tests/testlib.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< -L$(BUILD)/lib -lunetmap $(RPATH) $(LDLIBS) -lm
+
+check: check-plain check-asan check-tsan
+
+check-plain: all
+	BUILD=$(BUILD) tests/run.sh $(TESTS)
+
+check-asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	    BUILD=build-asan tests/run.sh $(patsubst $(BUILD)/%,build-asan/%,$(TESTS))
+
+TSAN_TESTS := $(notdir $(basename $(wildcard tests/functional/mt_*.c)))
+check-tsan:
+	$(MAKE) BUILD=build-tsan OPT="-O1 -g" SAN="-fsanitize=thread" lib \
+	    $(TSAN_TESTS:%=build-tsan/tests/functional/%)
+	BUILD=build-tsan tests/run.sh $(TSAN_TESTS:%=build-tsan/tests/functional/%)
+
+bench: all
+	bench/run.sh
+
+demo: all
+	scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/net $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libunetmap.so.1
+	ln -sf libunetmap.so.1 $(DESTDIR)$(PREFIX)/lib/libunetmap.so
+	install -m 644 include/net/*.h $(DESTDIR)$(PREFIX)/include/net/
+	install -m 644 include/*.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' libunetmap.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libunetmap.pc
+
+clean:
+	rm -rf build build-asan build-tsan

@@ -1,0 +1,77 @@
+/*
+ * runtime.c - runtime directory, error messages, small helpers.
+ *
+ * The library never prints unless asked: UNETMAP_VERBOSE=1 sends the
+ * diagnostic of each failed request to stderr.  The last diagnostic of the
+ * calling thread is always available from unetmap_last_error().
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "core/unm.h"
+#include "unetmap.h"
+
+int unm_verbose = -1;
+static __thread char last_err[256];
+
+const char *unm_dir(void)
+{
+	const char *d = getenv("UNETMAP_DIR");
+	return (d != NULL && *d != '\0') ? d : "/dev/shm/unetmap";
+}
+
+int unm_path(char *buf, size_t len, const char *fmt, ...)
+{
+	int n = snprintf(buf, len, "%s/", unm_dir());
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	va_list ap;
+	va_start(ap, fmt);
+	int m = vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (m < 0 || (size_t)(n + m) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+void unm_seterr(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(last_err, sizeof(last_err), fmt, ap);
+	va_end(ap);
+	if (unm_verbose < 0) {
+		const char *v = getenv("UNETMAP_VERBOSE");
+		unm_verbose = v != NULL && atoi(v) > 0;
+	}
+	if (unm_verbose)
+		fprintf(stderr, "unetmap: %s\n", last_err);
+}
+
+void unm_clearerr(void)
+{
+	last_err[0] = '\0';
+}
+
+const char *unetmap_last_error(void)
+{
+	return last_err;
+}
+
+int64_t unm_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+bool unm_pid_alive(pid_t pid)
+{
+	if (pid <= 0)
+		return false;
+	return kill(pid, 0) == 0 || errno == EPERM;
+}

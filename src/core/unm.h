@@ -1,0 +1,331 @@
+/*
+ * unm.h - internal interfaces of the unetmap engine (not installed).
+ *
+ * Shared state lives in files under the runtime directory:
+ *
+ *   registry          one robust process-shared mutex, the table of memory
+ *                     regions (indexed by mem_id), ports and registrations.
+ *                     Every control operation runs under that one lock; the
+ *                     data path never takes it.
+ *   mem-<id>-<gen>    one memory region per allocator: the netmap region the
+ *                     user maps ([0, memsize): if pool, ring pool, buffer
+ *                     pool, exactly as netmap lays them out), followed by the
+ *                     allocator's private metadata (bitmaps, kernel rings).
+ *   reg-<idx>-<gen>   one FIFO per netmap file descriptor.  The descriptor
+ *                     *is* that FIFO opened O_RDWR: poll() can wait on it, a
+ *                     producer wakes it by writing a byte, and the flock()
+ *                     held on it tells any other process whether some holder
+ *                     of the descriptor (after dup, fork or SCM_RIGHTS) is
+ *                     still alive.
+ */
+#ifndef UNETMAP_UNM_H
+#define UNETMAP_UNM_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <pthread.h>
+#include <sys/types.h>
+#include <poll.h>
+#include <net/netmap.h>
+#include "core/barrier.h"
+
+#define UNM_REGISTRY_MAGIC	0x756e6d7265673031ULL	/* "unmreg01" */
+#define UNM_REGION_MAGIC	0x756e6d6d656d3031ULL	/* "unmmem01" */
+
+#define UNM_MAX_PORTS		16384
+#define UNM_MAX_REGS		16384
+#define UNM_MAX_MEMS		65536	/* indexed by mem_id (16 bit) */
+#define UNM_NAME_MAX		NETMAP_REQ_IFNAMSIZ
+#define UNM_KR_WAITERS		64	/* registrations that can sleep on one ring */
+#define UNM_MAX_RINGS		256	/* per direction of a port */
+#define UNM_MAX_SLOTS		4096
+#define UNM_DEF_SLOTS		1024
+#define UNM_NONE		UINT32_MAX
+
+/* ring directions, as netmap numbers them internally (ring->dir stores them) */
+enum unm_txrx { NR_RX = 0, NR_TX = 1 };
+
+/* ------------------------------------------------------------------ */
+/* memory regions                                                       */
+
+struct unm_pool_params {
+	uint32_t if_size, if_num;
+	uint32_t ring_size, ring_num;
+	uint32_t buf_size, buf_num;
+};
+
+/* Kernel-side state of one ring ("kring"), in the region metadata, one per
+ * ring-pool object.  Fields are grouped by writer so that producer and
+ * consumer never write the same cache line. */
+struct unm_kring {
+	/* written by the control path only (under the registry lock) */
+	uint32_t num_slots;
+	uint32_t ring_obj;	/* own index in the ring pool */
+	uint32_t peer_obj;	/* paired ring (pipes), UNM_NONE otherwise */
+	uint16_t dir;		/* NR_TX / NR_RX */
+	uint16_t ringid;
+	uint32_t users;		/* registrations bound to this ring */
+	uint32_t excl;		/* bound with NR_EXCLUSIVE */
+	uint32_t port;		/* registry index of the owning port */
+	uint64_t ring_off;	/* offset of the netmap_ring in the region */
+
+	/* owner side: written by the sync of this ring only */
+	_Alignas(UNM_CACHELINE) uint32_t hwcur;	/* next slot to hand over (TX) or
+						 * to be released (RX) */
+	uint32_t rhead, rtail;	/* head/tail as of the last sync (validation) */
+	uint32_t busy;		/* pid running a sync on this ring, 0 = idle */
+	uint32_t tx_hwtail;	/* TX: last tail published to the user */
+
+	/* producer side: RX rings, written by whoever fills the ring */
+	_Alignas(UNM_CACHELINE) uint32_t hwtail;
+
+	/* wake-up: bit i set = waiter[i] sleeps and wants a byte in its FIFO */
+	_Alignas(UNM_CACHELINE) uint64_t armed;
+	struct { uint32_t reg, gen; } waiter[UNM_KR_WAITERS];
+};
+
+/* Allocator metadata, at offset memsize in the region file. */
+struct unm_region_meta {
+	uint64_t magic;
+	uint16_t mem_id;
+	uint16_t pad0;
+	uint32_t gen;
+	struct unm_pool_params p;
+	uint64_t memsize;		/* user-visible part */
+	uint64_t if_off, ring_off, buf_off;	/* pool offsets (if_off = 0) */
+	uint64_t if_bm_off, ring_bm_off, buf_bm_off, kring_off; /* from meta */
+	uint64_t file_size;
+	uint32_t if_free, ring_free, buf_free;
+	uint32_t buf_hint;		/* first bitmap word that may have a free bit */
+};
+
+/* ------------------------------------------------------------------ */
+/* registry                                                             */
+
+enum unm_port_kind {
+	UNM_PORT_FREE = 0,
+	UNM_PORT_PIPE_PARENT,		/* auto-created parent of pipes */
+	UNM_PORT_PIPE,			/* one end of a pipe */
+	UNM_PORT_NULL,			/* NR_REG_NULL port */
+	UNM_PORT_KIND_MAX
+};
+
+struct unm_mem_ent {
+	uint32_t live;
+	uint32_t gen;
+	uint32_t users;		/* ports and registrations on it */
+	uint32_t flags;
+#define UNM_MEM_GLOBAL	0x1
+	uint64_t memsize;
+	uint64_t file_size;
+};
+
+struct unm_port {
+	uint32_t kind;
+	uint32_t refs;		/* bound registrations */
+	char name[UNM_NAME_MAX];
+	uint16_t mem_id;
+	uint16_t pad;
+	uint32_t mem_gen;
+	uint32_t parent;	/* registry index of the parent port, or UNM_NONE */
+	uint32_t peer;		/* other end of a pipe, or UNM_NONE */
+	uint32_t children;	/* pipe pairs using this parent */
+	uint32_t is_master;
+	uint32_t ntx, nrx;	/* hardware rings per direction */
+	uint32_t tx_slots, rx_slots;
+	uint32_t tx_obj, rx_obj;	/* first ring-pool object of each direction */
+	uint32_t hdr_len;
+};
+
+enum unm_reg_state { UNM_REG_FREE = 0, UNM_REG_OPEN, UNM_REG_BOUND };
+
+struct unm_reg {
+	uint32_t state;
+	uint32_t gen;
+	int32_t pid;		/* creating process (a hint for liveness) */
+	uint32_t port;
+	uint16_t mem_id;
+	uint16_t pad;
+	uint32_t mem_gen;
+	uint32_t mode, ringid;
+	uint64_t flags;
+	uint64_t if_off;	/* netmap_if of this registration */
+	uint32_t if_obj;
+	uint32_t tx_first, tx_last, rx_first, rx_last;	/* [first, last) */
+};
+
+struct unm_registry {
+	uint64_t magic;
+	uint32_t version, pad;
+	uint64_t size;
+	pthread_mutex_t lock;
+	uint32_t last_mem_id;
+	uint32_t port_hwm, reg_hwm;
+	uint32_t gen;
+	int64_t last_gc_ns;
+	struct unm_pool_params global_params;
+	struct unm_pool_params priv_params;
+	struct unm_mem_ent mems[UNM_MAX_MEMS];
+	struct unm_port ports[UNM_MAX_PORTS];
+	struct unm_reg regs[UNM_MAX_REGS];
+};
+
+/* ------------------------------------------------------------------ */
+/* process-local objects                                                */
+
+/* One mapping of a region file in this process (shared by every fd). */
+struct unm_map {
+	struct unm_map *next;
+	uint16_t mem_id;
+	uint32_t gen;
+	int refs;
+	char *base;
+	size_t len;
+	struct unm_region_meta *meta;
+	struct unm_kring *krings;
+};
+
+struct unm_fd;
+struct unm_kref;
+
+/* The kind-specific part of a port: what the sync calls do. */
+struct unm_port_ops {
+	const char *name;
+	/* both return 0, or -1 when the ring had to be reinitialised */
+	int (*txsync)(struct unm_fd *f, struct unm_kref *k);
+	int (*rxsync)(struct unm_fd *f, struct unm_kref *k);
+};
+
+struct unm_kref {
+	struct netmap_ring *ring;
+	struct unm_kring *kr;
+	struct netmap_ring *pring;	/* peer ring (pipes) */
+	struct unm_kring *pkr;
+	int waiter;			/* our bit in kr->armed, -1 if none */
+};
+
+struct unm_fd {
+	int fd;
+	int oflags;
+	uint32_t reg;
+	uint32_t gen;
+	bool bound;
+	bool no_tx_poll;
+	struct unm_map *map;
+	const struct unm_port_ops *ops;
+	struct netmap_if *nifp;
+	uint64_t memsize;
+	uint32_t ntx, nrx;
+	struct unm_kref *tx, *rx;
+	pthread_mutex_t lock;		/* serialises register/close of this fd */
+};
+
+/* ------------------------------------------------------------------ */
+/* functions                                                            */
+
+/* runtime.c */
+const char *unm_dir(void);
+int unm_path(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void unm_seterr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void unm_clearerr(void);
+int64_t unm_now_ns(void);
+bool unm_pid_alive(pid_t pid);
+extern int unm_verbose;
+
+/* real libc entry points (shim.c) */
+int unm_real_open(const char *path, int flags, mode_t mode);
+int unm_real_close(int fd);
+int unm_real_ioctl(int fd, unsigned long req, void *arg);
+void *unm_real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int unm_real_poll(struct pollfd *fds, unsigned long n, int timeout);
+
+/* registry.c */
+struct unm_registry *unm_registry(void);
+int unm_lock(void);		/* 0 or -errno */
+void unm_unlock(void);
+void unm_gc_locked(bool force);
+int unm_reg_alloc_locked(uint32_t *idx);
+void unm_reg_release_locked(uint32_t idx);
+bool unm_reg_dead_locked(uint32_t idx);
+int unm_port_alloc_locked(uint32_t *idx);
+struct unm_port *unm_port_find_locked(const char *name);
+void unm_fifo_path(char *buf, size_t len, uint32_t reg, uint32_t gen);
+
+/* mem.c */
+int unm_mem_create_locked(uint16_t want_id, bool global, uint16_t *id_out);
+int unm_mem_get_locked(uint16_t id);	/* check live (materialises id 1) */
+void unm_mem_ref_locked(uint16_t id);
+void unm_mem_unref_locked(uint16_t id);
+struct unm_map *unm_map_get(uint16_t id, uint32_t gen);
+void unm_map_put(struct unm_map *m);
+int unm_buf_alloc(struct unm_map *m, uint32_t *idx);
+void unm_buf_free(struct unm_map *m, uint32_t idx);
+int unm_ring_alloc(struct unm_map *m, uint32_t n, uint32_t slots, uint32_t *first);
+void unm_ring_free(struct unm_map *m, uint32_t first, uint32_t n);
+int unm_if_alloc(struct unm_map *m, size_t size, uint32_t *obj);
+void unm_if_free(struct unm_map *m, uint32_t obj);
+void unm_ring_init(struct unm_map *m, uint32_t obj, uint32_t port, int dir,
+		   uint32_t ringid, uint32_t slots, bool with_bufs);
+void unm_ring_fini(struct unm_map *m, uint32_t obj, bool free_bufs);
+uint32_t unm_extra_bufs_alloc(struct unm_map *m, uint32_t want, uint32_t *head);
+void unm_extra_bufs_free(struct unm_map *m, uint32_t head);
+
+static inline struct netmap_ring *unm_ring_ptr(struct unm_map *m, uint32_t obj)
+{
+	return (struct netmap_ring *)(m->base + m->meta->ring_off +
+				      (uint64_t)obj * m->meta->p.ring_size);
+}
+static inline struct unm_kring *unm_kring_ptr(struct unm_map *m, uint32_t obj)
+{
+	return &m->krings[obj];
+}
+
+/* sync.c */
+int unm_txsync_ring(struct unm_fd *f, struct unm_kref *k);
+int unm_rxsync_ring(struct unm_fd *f, struct unm_kref *k);
+int unm_tx_prologue(struct unm_kref *k, uint32_t *head_out);
+int unm_rx_prologue(struct unm_kref *k, uint32_t *head_out);
+void unm_ring_reinit(struct unm_kref *k, uint32_t nbufs, uint32_t bufsize);
+void unm_notify_slow(struct unm_kring *kr);
+static inline void unm_notify(struct unm_kring *kr)
+{
+	/* Pairs with the fence in unm_arm(): either the sleeper sees our new
+	 * index on its re-check, or we see its armed bit here. */
+	unm_smp_mb();
+	if (unm_unlikely(UNM_READ_ONCE(kr->armed) != 0))
+		unm_notify_slow(kr);
+}
+void unm_arm(struct unm_kref *k);
+void unm_disarm(struct unm_kref *k);
+int unm_waiter_add_locked(struct unm_kring *kr, uint32_t reg, uint32_t gen);
+void unm_waiter_del_locked(struct unm_kring *kr, uint32_t reg, uint32_t gen);
+bool unm_busy_enter(struct unm_kring *kr);
+static inline void unm_busy_exit(struct unm_kring *kr)
+{
+	unm_store_release(&kr->busy, 0);
+}
+
+/* ports */
+extern const struct unm_port_ops unm_pipe_ops;
+extern const struct unm_port_ops unm_null_ops;
+const struct unm_port_ops *unm_port_ops(uint32_t kind);
+int unm_pipe_lookup_locked(const char *name, struct nmreq_register *req,
+			   bool create, uint32_t *port_out);
+void unm_pipe_destroy_locked(uint32_t port);
+int unm_null_create_locked(const char *name, struct nmreq_register *req,
+			   uint32_t *port_out);
+void unm_port_destroy_locked(uint32_t port);
+
+/* ctl.c */
+int unm_ctl(struct unm_fd *f, struct nmreq_header *hdr);
+int unm_fd_attach(struct unm_fd *f);	/* build the local view of a binding */
+void unm_fd_detach(struct unm_fd *f);
+int unm_unregister(struct unm_fd *f);
+int unm_legacy_ioctl(struct unm_fd *f, unsigned long req, void *arg);
+
+/* shim.c */
+struct unm_fd *unm_fd_lookup(int fd);
+
+#endif

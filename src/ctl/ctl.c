@@ -1,0 +1,653 @@
+/*
+ * ctl.c - the control plane: NIOCCTRL request decoding (header, body,
+ * options) and the requests REGISTER, PORT_INFO_GET, POOLS_INFO_GET and
+ * PORT_HDR_GET; binding and unbinding of registrations.
+ *
+ * Error values follow netmap (reference §2.2-2.5); handlers return 0 or a
+ * negative errno, unm_ctl() turns that into the ioctl's -1/errno.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "core/unm.h"
+#include "unetmap.h"
+
+/* ---- options ------------------------------------------------------------ */
+
+#define MAX_OPTS (NETMAP_REQ_MAXSIZE / (int)sizeof(struct nmreq_option))
+
+struct opts {
+	int n;
+	struct nmreq_option *o[MAX_OPTS];
+	uint32_t status[MAX_OPTS];
+};
+
+static size_t opt_body_size(const struct nmreq_option *o)
+{
+	switch (o->nro_reqtype) {
+	case NETMAP_REQ_OPT_EXTMEM:		return sizeof(struct nmreq_opt_extmem);
+	case NETMAP_REQ_OPT_SYNC_KLOOP_EVENTFDS: return o->nro_size;
+	case NETMAP_REQ_OPT_CSB:		return sizeof(struct nmreq_opt_csb);
+	case NETMAP_REQ_OPT_SYNC_KLOOP_MODE:	return sizeof(struct nmreq_opt_sync_kloop_mode);
+	case NETMAP_REQ_OPT_OFFSETS:		return sizeof(struct nmreq_opt_offsets);
+	default:				return sizeof(struct nmreq_option);
+	}
+}
+
+/* Walk the option list as netmap's copy-in does: at most
+ * NETMAP_REQ_MAXSIZE bytes in all (8 bytes of overhead per option), so a
+ * looping list ends in EMSGSIZE or, when a known type repeats, EINVAL. */
+static int opts_walk(const struct nmreq_header *hdr, size_t body_size, struct opts *os)
+{
+	size_t total = body_size;
+	int ret = 0;
+	os->n = 0;
+	for (uint64_t p = hdr->nr_options; p != 0; ) {
+		struct nmreq_option *o = (struct nmreq_option *)(uintptr_t)p;
+		if (os->n == MAX_OPTS)
+			return -EMSGSIZE;
+		size_t sz = opt_body_size(o);
+		total += sz + 8;
+		if (sz < sizeof(*o) || total > NETMAP_REQ_MAXSIZE)
+			return -EMSGSIZE;
+		int i = os->n++;
+		os->o[i] = o;
+		os->status[i] = EOPNOTSUPP;
+		if (o->nro_reqtype == 0) {
+			os->status[i] = EINVAL;
+			ret = -EINVAL;
+			break;
+		}
+		if (o->nro_reqtype < NETMAP_REQ_OPT_MAX) {
+			for (int j = 0; j < i; j++) {
+				if (os->o[j]->nro_reqtype == o->nro_reqtype) {
+					os->status[i] = os->status[j] = EINVAL;
+					ret = -EINVAL;
+				}
+			}
+			if (ret < 0)
+				break;
+		}
+		p = o->nro_next;
+	}
+	return ret;
+}
+
+static void opts_writeback(struct opts *os)
+{
+	for (int i = 0; i < os->n; i++)
+		os->o[i]->nro_status = os->status[i];
+}
+
+static bool opts_unconsumed(const struct opts *os)
+{
+	for (int i = 0; i < os->n; i++)
+		if (os->status[i] == EOPNOTSUPP)
+			return true;
+	return false;
+}
+
+/* ---- port lookup ---------------------------------------------------------- */
+
+/* The lookup cascade of reference §3.3, for the port kinds that exist.
+ * `create` allows creating pipes. */
+static int port_lookup_locked(const char *name, struct nmreq_register *req, bool create,
+			      uint32_t *port)
+{
+	if (strchr(name, '{') != NULL || strchr(name, '}') != NULL)
+		return unm_pipe_lookup_locked(name, req, create, port);
+	if (strncmp(name, "val", 3) == 0) {
+		unm_seterr("VALE ports are not supported yet (%s)", name);
+		return -EOPNOTSUPP;
+	}
+	if (name[0] != '\0' && if_nametoindex(name) != 0) {
+		unm_seterr("NIC ports are not supported yet (%s)", name);
+		return -EOPNOTSUPP;
+	}
+	unm_seterr("no such port or interface: %s", name);
+	return -ENXIO;
+}
+
+/* drop a port that a query created and nobody uses */
+static void port_put_if_unused(uint32_t idx)
+{
+	struct unm_port *p = &unm_registry()->ports[idx];
+	if (p->kind != UNM_PORT_FREE && p->refs == 0)
+		unm_port_destroy_locked(idx);
+}
+
+static void reg_unbind_locked(uint32_t idx);
+
+/* ---- REGISTER ------------------------------------------------------------- */
+
+struct range { uint32_t tx_first, tx_last, rx_first, rx_last; };
+
+static int select_rings(const struct unm_port *p, const struct nmreq_register *req,
+			struct range *rg)
+{
+	uint32_t n = req->nr_ringid & NETMAP_RING_MASK;
+	switch (req->nr_mode) {
+	case NR_REG_ALL_NIC:
+	case NR_REG_NULL:
+		*rg = (struct range){ 0, p->ntx, 0, p->nrx };
+		break;
+	case NR_REG_ONE_NIC:
+		if (n >= p->ntx && n >= p->nrx) {
+			unm_seterr("ring %u out of range (%u tx, %u rx rings)", n, p->ntx, p->nrx);
+			return -EINVAL;
+		}
+		rg->tx_first = n < p->ntx ? n : 0;
+		rg->tx_last = p->ntx ? rg->tx_first + 1 : 0;
+		rg->rx_first = n < p->nrx ? n : 0;
+		rg->rx_last = p->nrx ? rg->rx_first + 1 : 0;
+		break;
+	case NR_REG_SW:
+	case NR_REG_NIC_SW:
+	case NR_REG_ONE_SW:
+		unm_seterr("%s has no host rings", p->name);
+		return -EINVAL;
+	default:
+		unm_seterr("invalid register mode %u", req->nr_mode);
+		return -EINVAL;
+	}
+	if (req->nr_flags & NR_TX_RINGS_ONLY)
+		rg->rx_first = rg->rx_last = 0;
+	if (req->nr_flags & NR_RX_RINGS_ONLY)
+		rg->tx_first = rg->tx_last = 0;
+	return 0;
+}
+
+static int bind_check(struct unm_map *m, const struct unm_port *p, const struct range *rg,
+		      bool excl)
+{
+	for (uint32_t i = rg->tx_first; i < rg->tx_last; i++) {
+		struct unm_kring *kr = unm_kring_ptr(m, p->tx_obj + i);
+		if (kr->excl || (excl && kr->users))
+			return -EBUSY;
+	}
+	for (uint32_t i = rg->rx_first; i < rg->rx_last; i++) {
+		struct unm_kring *kr = unm_kring_ptr(m, p->rx_obj + i);
+		if (kr->excl || (excl && kr->users))
+			return -EBUSY;
+	}
+	return 0;
+}
+
+static void bind_rings(struct unm_map *m, const struct unm_port *p, const struct unm_reg *g,
+		       uint32_t idx, int delta)
+{
+	bool excl = g->flags & NR_EXCLUSIVE;
+	for (int d = 0; d < 2; d++) {
+		uint32_t first = d ? g->rx_first : g->tx_first;
+		uint32_t last = d ? g->rx_last : g->tx_last;
+		uint32_t obj = d ? p->rx_obj : p->tx_obj;
+		for (uint32_t i = first; i < last; i++) {
+			struct unm_kring *kr = unm_kring_ptr(m, obj + i);
+			if (delta > 0) {
+				kr->users++;
+				if (excl)
+					kr->excl = 1;
+				unm_waiter_add_locked(kr, idx, g->gen);
+			} else {
+				if (kr->users)
+					kr->users--;
+				if (excl)
+					kr->excl = 0;
+				unm_waiter_del_locked(kr, idx, g->gen);
+			}
+		}
+	}
+}
+
+static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_register *req)
+{
+	struct unm_registry *r = unm_registry();
+	uint32_t pidx;
+	int ret;
+
+	if (f->bound)
+		return -EBUSY;
+	if (req->nr_mode == NR_REG_DEFAULT || req->nr_mode == NR_REG_PIPE_MASTER ||
+	    req->nr_mode == NR_REG_PIPE_SLAVE || req->nr_mode > NR_REG_ONE_SW) {
+		unm_seterr("invalid register mode %u", req->nr_mode);
+		return -EINVAL;
+	}
+	if ((ret = unm_lock()) < 0)
+		return ret;
+	unm_gc_locked(false);
+	if (req->nr_mem_id != 0 && (ret = unm_mem_get_locked(req->nr_mem_id)) < 0)
+		goto out;
+	if (req->nr_flags & (NR_MONITOR_TX | NR_MONITOR_RX | NR_ZCOPY_MON)) {
+		unm_seterr("monitor ports are not supported yet");
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
+	if (req->nr_mode == NR_REG_NULL)
+		ret = unm_null_create_locked(hdr->nr_name, req, &pidx);
+	else
+		ret = port_lookup_locked(hdr->nr_name, req, true, &pidx);
+	if (ret < 0)
+		goto out;
+	struct unm_port *p = &r->ports[pidx];
+	struct range rg;
+	if ((ret = select_rings(p, req, &rg)) < 0)
+		goto out_port;
+	struct unm_map *m = unm_map_get(p->mem_id, p->mem_gen);
+	if (m == NULL) {
+		ret = -ENOMEM;
+		goto out_port;
+	}
+	if ((ret = bind_check(m, p, &rg, req->nr_flags & NR_EXCLUSIVE)) < 0) {
+		/* the holder may be dead: collect and retry once */
+		unm_gc_locked(true);
+		ret = bind_check(m, p, &rg, req->nr_flags & NR_EXCLUSIVE);
+		if (ret < 0) {
+			unm_seterr("%s: ring already in use (exclusive)", hdr->nr_name);
+			goto out_map;
+		}
+	}
+	/* netmap_if: hardware rings, then one (fake) host ring, per direction */
+	uint32_t ntx_e = p->ntx + 1, nrx_e = p->nrx + 1;
+	size_t ifsize = sizeof(struct netmap_if) + sizeof(ssize_t) * (ntx_e + nrx_e);
+	uint32_t ifobj;
+	if ((ret = unm_if_alloc(m, ifsize, &ifobj)) < 0)
+		goto out_map;
+	uint64_t if_off = m->meta->if_off + (uint64_t)ifobj * m->meta->p.if_size;
+	struct netmap_if *nifp = (struct netmap_if *)(m->base + if_off);
+	snprintf((char *)nifp->ni_name, sizeof(nifp->ni_name), "%s", p->name);
+	*(uint32_t *)&nifp->ni_flags = (r->mems[p->mem_id].flags & UNM_MEM_GLOBAL) ? 0 : NI_PRIV_MEM;
+	*(uint32_t *)&nifp->ni_tx_rings = p->ntx;
+	*(uint32_t *)&nifp->ni_rx_rings = p->nrx;
+	*(uint32_t *)&nifp->ni_host_tx_rings = 1;
+	*(uint32_t *)&nifp->ni_host_rx_rings = 1;
+	ssize_t *ofs = (ssize_t *)nifp->ring_ofs;
+	for (uint32_t i = rg.tx_first; i < rg.tx_last; i++)
+		ofs[i] = (ssize_t)(unm_kring_ptr(m, p->tx_obj + i)->ring_off - if_off);
+	for (uint32_t i = rg.rx_first; i < rg.rx_last; i++)
+		ofs[ntx_e + i] = (ssize_t)(unm_kring_ptr(m, p->rx_obj + i)->ring_off - if_off);
+	uint32_t head = 0;
+	uint32_t got = req->nr_extra_bufs ?
+		       unm_extra_bufs_alloc(m, req->nr_extra_bufs, &head) : 0;
+	nifp->ni_bufs_head = head;
+
+	struct unm_reg *g = &r->regs[f->reg];
+	g->state = UNM_REG_BOUND;
+	g->port = pidx;
+	g->mem_id = p->mem_id;
+	g->mem_gen = p->mem_gen;
+	g->mode = req->nr_mode;
+	g->ringid = req->nr_ringid;
+	g->flags = req->nr_flags;
+	g->if_off = if_off;
+	g->if_obj = ifobj;
+	g->tx_first = rg.tx_first;
+	g->tx_last = rg.tx_last;
+	g->rx_first = rg.rx_first;
+	g->rx_last = rg.rx_last;
+	bind_rings(m, p, g, f->reg, +1);
+	p->refs++;
+	unm_mem_ref_locked(p->mem_id);
+
+	req->nr_offset = if_off;
+	req->nr_memsize = m->meta->memsize;
+	req->nr_tx_slots = p->tx_slots;
+	req->nr_rx_slots = p->rx_slots;
+	req->nr_tx_rings = (uint16_t)p->ntx;
+	req->nr_rx_rings = (uint16_t)p->nrx;
+	req->nr_host_tx_rings = 0;
+	req->nr_host_rx_rings = 0;
+	req->nr_mem_id = p->mem_id;
+	req->nr_extra_bufs = got;
+	unm_map_put(m);
+	ret = unm_fd_attach(f);
+	if (ret < 0)
+		reg_unbind_locked(f->reg);
+	unm_unlock();
+	return ret;
+
+out_map:
+	unm_map_put(m);
+out_port:
+	port_put_if_unused(pidx);
+out:
+	unm_unlock();
+	return ret;
+}
+
+/* Undo a registration: extra buffers (whatever list ni_bufs_head holds
+ * now), ring bindings, the netmap_if, the port reference. */
+static void reg_unbind_locked(uint32_t idx)
+{
+	struct unm_registry *r = unm_registry();
+	struct unm_reg *g = &r->regs[idx];
+	if (g->state != UNM_REG_BOUND)
+		return;
+	struct unm_port *p = &r->ports[g->port];
+	struct unm_map *m = unm_map_get(g->mem_id, g->mem_gen);
+	if (m != NULL) {
+		struct netmap_if *nifp = (struct netmap_if *)(m->base + g->if_off);
+		unm_extra_bufs_free(m, nifp->ni_bufs_head);
+		nifp->ni_bufs_head = 0;
+		bind_rings(m, p, g, idx, -1);
+		unm_if_free(m, g->if_obj);
+		unm_map_put(m);
+	}
+	g->state = UNM_REG_OPEN;
+	if (p->refs)
+		p->refs--;
+	uint16_t mem = g->mem_id;
+	if (p->refs == 0)
+		unm_port_destroy_locked(g->port);
+	unm_mem_unref_locked(mem);
+}
+
+/* Release a registration completely (its holders are gone). */
+void unm_reg_release_locked(uint32_t idx)
+{
+	struct unm_registry *r = unm_registry();
+	struct unm_reg *g = &r->regs[idx];
+	char path[512];
+	reg_unbind_locked(idx);
+	unm_fifo_path(path, sizeof(path), idx, g->gen);
+	unlink(path);
+	memset(g, 0, sizeof(*g));
+}
+
+/* ---- local view of a binding ------------------------------------------- */
+
+int unm_fd_attach(struct unm_fd *f)
+{
+	struct unm_registry *r = unm_registry();
+	struct unm_reg *g = &r->regs[f->reg];
+	struct unm_port *p = &r->ports[g->port];
+	struct unm_map *m = unm_map_get(g->mem_id, g->mem_gen);
+	if (m == NULL)
+		return -ENOMEM;
+	f->map = m;
+	f->ops = unm_port_ops(p->kind);
+	f->nifp = (struct netmap_if *)(m->base + g->if_off);
+	f->memsize = m->meta->memsize;
+	f->ntx = g->tx_last - g->tx_first;
+	f->nrx = g->rx_last - g->rx_first;
+	f->no_tx_poll = g->flags & NR_NO_TX_POLL;
+	f->tx = calloc(f->ntx + f->nrx + 1, sizeof(struct unm_kref));
+	if (f->tx == NULL) {
+		unm_map_put(m);
+		f->map = NULL;
+		return -ENOMEM;
+	}
+	f->rx = f->tx + f->ntx;
+	for (uint32_t d = 0; d < 2; d++) {
+		uint32_t first = d ? g->rx_first : g->tx_first;
+		uint32_t cnt = d ? f->nrx : f->ntx;
+		uint32_t obj0 = d ? p->rx_obj : p->tx_obj;
+		struct unm_kref *kv = d ? f->rx : f->tx;
+		for (uint32_t i = 0; i < cnt; i++) {
+			struct unm_kref *k = &kv[i];
+			uint32_t obj = obj0 + first + i;
+			k->ring = unm_ring_ptr(m, obj);
+			k->kr = unm_kring_ptr(m, obj);
+			if (k->kr->peer_obj != UNM_NONE) {
+				k->pring = unm_ring_ptr(m, k->kr->peer_obj);
+				k->pkr = unm_kring_ptr(m, k->kr->peer_obj);
+			}
+			k->waiter = -1;
+			for (int w = 0; w < UNM_KR_WAITERS; w++) {
+				if (k->kr->waiter[w].reg == f->reg && k->kr->waiter[w].gen == g->gen) {
+					k->waiter = w;
+					break;
+				}
+			}
+		}
+	}
+	f->bound = true;
+	return 0;
+}
+
+void unm_fd_detach(struct unm_fd *f)
+{
+	if (!f->bound)
+		return;
+	f->bound = false;
+	free(f->tx);
+	f->tx = f->rx = NULL;
+	f->ntx = f->nrx = 0;
+	unm_map_put(f->map);
+	f->map = NULL;
+}
+
+/* ---- other requests --------------------------------------------------- */
+
+static int do_port_info(struct unm_fd *f, struct nmreq_header *hdr,
+			struct nmreq_port_info_get *b)
+{
+	struct unm_registry *r = unm_registry();
+	int ret;
+	(void)f;
+	if ((ret = unm_lock()) < 0)
+		return ret;
+	if (hdr->nr_name[0] == '\0') {
+		uint16_t id = b->nr_mem_id ? b->nr_mem_id : 1;
+		if ((ret = unm_mem_get_locked(id)) == 0) {
+			b->nr_memsize = r->mems[id].memsize;
+			b->nr_mem_id = id;
+		}
+		unm_unlock();
+		return ret;
+	}
+	struct nmreq_register req = {
+		.nr_tx_slots = b->nr_tx_slots, .nr_rx_slots = b->nr_rx_slots,
+		.nr_tx_rings = b->nr_tx_rings, .nr_rx_rings = b->nr_rx_rings,
+		.nr_mem_id = b->nr_mem_id, .nr_mode = NR_REG_ALL_NIC,
+	};
+	uint32_t pidx;
+	if ((ret = port_lookup_locked(hdr->nr_name, &req, true, &pidx)) == 0) {
+		struct unm_port *p = &r->ports[pidx];
+		b->nr_memsize = r->mems[p->mem_id].memsize;
+		b->nr_tx_slots = p->tx_slots;
+		b->nr_rx_slots = p->rx_slots;
+		b->nr_tx_rings = (uint16_t)p->ntx;
+		b->nr_rx_rings = (uint16_t)p->nrx;
+		b->nr_host_tx_rings = b->nr_host_rx_rings = 0;
+		b->nr_mem_id = p->mem_id;
+		port_put_if_unused(pidx);
+	}
+	unm_unlock();
+	return ret;
+}
+
+static int do_pools_info(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_pools_info *b)
+{
+	struct unm_registry *r = unm_registry();
+	int ret;
+	(void)f;
+	if (hdr->nr_name[0] == '\0')
+		return -EINVAL;
+	if ((ret = unm_lock()) < 0)
+		return ret;
+	struct nmreq_register req = { .nr_mode = NR_REG_ALL_NIC, .nr_mem_id = b->nr_mem_id };
+	uint32_t pidx;
+	if ((ret = port_lookup_locked(hdr->nr_name, &req, true, &pidx)) == 0) {
+		struct unm_port *p = &r->ports[pidx];
+		struct unm_map *m = unm_map_get(p->mem_id, p->mem_gen);
+		if (m == NULL) {
+			ret = -ENOMEM;
+		} else {
+			const struct unm_region_meta *mt = m->meta;
+			b->nr_memsize = mt->memsize;
+			b->nr_mem_id = p->mem_id;
+			b->nr_if_pool_offset = mt->if_off;
+			b->nr_if_pool_objtotal = mt->p.if_num;
+			b->nr_if_pool_objsize = mt->p.if_size;
+			b->nr_ring_pool_offset = mt->ring_off;
+			b->nr_ring_pool_objtotal = mt->p.ring_num;
+			b->nr_ring_pool_objsize = mt->p.ring_size;
+			b->nr_buf_pool_offset = mt->buf_off;
+			b->nr_buf_pool_objtotal = mt->p.buf_num;
+			b->nr_buf_pool_objsize = mt->p.buf_size;
+			unm_map_put(m);
+		}
+		port_put_if_unused(pidx);
+	}
+	unm_unlock();
+	return ret;
+}
+
+static int do_hdr_get(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_port_hdr *b)
+{
+	struct unm_registry *r = unm_registry();
+	int ret;
+	(void)f;
+	if ((ret = unm_lock()) < 0)
+		return ret;
+	struct nmreq_register req = { .nr_mode = NR_REG_ALL_NIC };
+	uint32_t pidx;
+	const char *name = hdr->nr_name;
+	if (strchr(name, '{') != NULL || strchr(name, '}') != NULL) {
+		ret = unm_pipe_lookup_locked(name, &req, false, &pidx);
+		if (ret == 0)
+			b->nr_hdr_len = r->ports[pidx].hdr_len;
+	} else if (strncmp(name, "val", 3) == 0 || name[0] == '\0' ||
+		   if_nametoindex(name) == 0) {
+		ret = -ENXIO;
+	} else {
+		b->nr_hdr_len = 0;	/* interfaces have no virtio-net header */
+	}
+	unm_unlock();
+	return ret;
+}
+
+static int do_unsupported(struct unm_fd *f, struct nmreq_header *hdr, void *body)
+{
+	(void)f;
+	(void)body;
+	unm_seterr("request %u is not supported yet", hdr->nr_reqtype);
+	return -EOPNOTSUPP;
+}
+
+/* ---- dispatch ------------------------------------------------------------- */
+
+typedef int (*handler_fn)(struct unm_fd *, struct nmreq_header *, void *);
+
+static const struct {
+	size_t body;
+	handler_fn fn;
+} reqs[] = {
+	[NETMAP_REQ_REGISTER] = { sizeof(struct nmreq_register), (handler_fn)do_register },
+	[NETMAP_REQ_PORT_INFO_GET] = { sizeof(struct nmreq_port_info_get), (handler_fn)do_port_info },
+	[NETMAP_REQ_VALE_ATTACH] = { sizeof(struct nmreq_vale_attach), do_unsupported },
+	[NETMAP_REQ_VALE_DETACH] = { sizeof(struct nmreq_vale_detach), do_unsupported },
+	[NETMAP_REQ_VALE_LIST] = { sizeof(struct nmreq_vale_list), do_unsupported },
+	[NETMAP_REQ_PORT_HDR_SET] = { sizeof(struct nmreq_port_hdr), do_unsupported },
+	[NETMAP_REQ_PORT_HDR_GET] = { sizeof(struct nmreq_port_hdr), (handler_fn)do_hdr_get },
+	[NETMAP_REQ_VALE_NEWIF] = { sizeof(struct nmreq_vale_newif), do_unsupported },
+	[NETMAP_REQ_VALE_DELIF] = { 0, do_unsupported },
+	[NETMAP_REQ_VALE_POLLING_ENABLE] = { sizeof(struct nmreq_vale_polling), do_unsupported },
+	[NETMAP_REQ_VALE_POLLING_DISABLE] = { sizeof(struct nmreq_vale_polling), do_unsupported },
+	[NETMAP_REQ_POOLS_INFO_GET] = { sizeof(struct nmreq_pools_info), (handler_fn)do_pools_info },
+	[NETMAP_REQ_SYNC_KLOOP_START] = { sizeof(struct nmreq_sync_kloop_start), do_unsupported },
+	[NETMAP_REQ_SYNC_KLOOP_STOP] = { 0, do_unsupported },
+	[NETMAP_REQ_CSB_ENABLE] = { 0, do_unsupported },
+};
+#define NREQS (sizeof(reqs) / sizeof(reqs[0]))
+
+int unm_ctl(struct unm_fd *f, struct nmreq_header *hdr)
+{
+	unsigned char body[256];
+	struct opts os;
+	int ret;
+
+	unm_clearerr();
+	if (hdr == NULL)
+		return -EFAULT;
+	if (hdr->nr_version < NETMAP_MIN_API || hdr->nr_version > NETMAP_MAX_API) {
+		unm_seterr("API version %u not in [%d, %d]", hdr->nr_version,
+			   NETMAP_MIN_API, NETMAP_MAX_API);
+		return -EINVAL;
+	}
+	if (hdr->nr_reserved != 0)
+		return -EINVAL;
+	hdr->nr_name[NETMAP_REQ_IFNAMSIZ - 1] = '\0';
+	uint16_t t = hdr->nr_reqtype;
+	size_t bsz = t < NREQS ? reqs[t].body : 0;
+	if ((bsz != 0) != (hdr->nr_body != 0)) {
+		unm_seterr("request %u: body %s", t, bsz ? "missing" : "not expected");
+		return -EINVAL;
+	}
+	if (t >= NREQS || reqs[t].fn == NULL) {
+		unm_seterr("unknown request type %u", t);
+		return -EINVAL;
+	}
+	ret = opts_walk(hdr, bsz, &os);
+	if (ret == 0) {
+		/* work on a copy: the body is written back only on success */
+		if (bsz)
+			memcpy(body, (void *)(uintptr_t)hdr->nr_body, bsz);
+		ret = reqs[t].fn(f, hdr, bsz ? body : NULL);
+		if (ret == 0 && t == NETMAP_REQ_REGISTER && opts_unconsumed(&os)) {
+			unm_unregister(f);
+			unm_seterr("option not supported for this port");
+			ret = -EOPNOTSUPP;
+		}
+		if (ret == 0 && bsz)
+			memcpy((void *)(uintptr_t)hdr->nr_body, body, bsz);
+	}
+	opts_writeback(&os);
+	return ret;
+}
+
+/* Unbind the registration of `f` (the fd stays open and may register
+ * again). */
+int unm_unregister(struct unm_fd *f)
+{
+	if (!f->bound)
+		return 0;
+	unm_fd_detach(f);
+	int ret = unm_lock();
+	if (ret < 0)
+		return ret;
+	reg_unbind_locked(f->reg);
+	unm_unlock();
+	return 0;
+}
+
+/* ---- extensions ------------------------------------------------------------- */
+
+int unetmap_mem_stats(uint16_t id, struct unetmap_mem_stats *st)
+{
+	struct unm_registry *r = unm_registry();
+	int ret;
+	if (r == NULL)
+		return -errno;
+	if ((ret = unm_lock()) < 0)
+		return ret;
+	struct unm_mem_ent *e = &r->mems[id];
+	if (!e->live) {
+		unm_unlock();
+		return -EINVAL;
+	}
+	struct unm_map *m = unm_map_get(id, e->gen);
+	if (m == NULL) {
+		unm_unlock();
+		return -ENOMEM;
+	}
+	memset(st, 0, sizeof(*st));
+	st->mem_id = id;
+	st->memsize = m->meta->memsize;
+	st->if_total = m->meta->p.if_num;
+	st->if_free = m->meta->if_free;
+	st->if_size = m->meta->p.if_size;
+	st->ring_total = m->meta->p.ring_num;
+	st->ring_free = m->meta->ring_free;
+	st->ring_size = m->meta->p.ring_size;
+	st->buf_total = m->meta->p.buf_num;
+	st->buf_free = m->meta->buf_free;
+	st->buf_size = m->meta->p.buf_size;
+	st->users = e->users;
+	unm_map_put(m);
+	unm_unlock();
+	return 0;
+}

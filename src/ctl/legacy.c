@@ -1,0 +1,127 @@
+/*
+ * legacy.c - NIOCREGIF / NIOCGINFO with the legacy struct nmreq, translated
+ * into NIOCCTRL requests as netmap's kernel does (reference §2.7).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "core/unm.h"
+
+static int legacy_to_register(const struct nmreq *nr, struct nmreq_header *hdr,
+			      struct nmreq_register *req)
+{
+	uint32_t mode = nr->nr_flags & NR_REG_MASK;
+	uint32_t ringid = nr->nr_ringid & NETMAP_RING_MASK;
+	size_t len = strnlen(nr->nr_name, sizeof(nr->nr_name));
+
+	memcpy(hdr->nr_name, nr->nr_name, len);
+	hdr->nr_name[len] = '\0';
+	if (mode == NR_REG_DEFAULT) {
+		if (nr->nr_ringid & NETMAP_SW_RING)
+			mode = NR_REG_SW;
+		else if (nr->nr_ringid & NETMAP_HW_RING)
+			mode = NR_REG_ONE_NIC;
+		else
+			mode = NR_REG_ALL_NIC;
+	}
+	if (mode == NR_REG_PIPE_MASTER || mode == NR_REG_PIPE_SLAVE) {
+		/* the pipe id becomes a name suffix */
+		int n = snprintf(hdr->nr_name + len, sizeof(hdr->nr_name) - len, "%c%u",
+				 mode == NR_REG_PIPE_MASTER ? '{' : '}', ringid);
+		if (n < 0 || (size_t)n >= sizeof(hdr->nr_name) - len)
+			return -ENOMEM;
+		mode = NR_REG_ALL_NIC;
+		ringid = 0;
+	}
+	req->nr_tx_slots = nr->nr_tx_slots;
+	req->nr_rx_slots = nr->nr_rx_slots;
+	req->nr_tx_rings = nr->nr_tx_rings;
+	req->nr_rx_rings = nr->nr_rx_rings;
+	req->nr_mem_id = nr->nr_arg2;
+	req->nr_ringid = (uint16_t)ringid;
+	req->nr_mode = mode;
+	req->nr_extra_bufs = nr->nr_arg3;
+	req->nr_flags = nr->nr_flags & ~(uint64_t)NR_REG_MASK;
+	if (nr->nr_ringid & NETMAP_NO_TX_POLL)
+		req->nr_flags |= NR_NO_TX_POLL;
+	if (nr->nr_ringid & NETMAP_DO_RX_POLL)
+		req->nr_flags |= NR_DO_RX_POLL;
+	return 0;
+}
+
+int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
+{
+	struct nmreq *nr = arg;
+	struct nmreq_header hdr;
+	int ret;
+
+	if (nr == NULL)
+		return -EFAULT;
+	if (nr->nr_version < NETMAP_MIN_API) {
+		unm_seterr("legacy API version %u < %d", nr->nr_version, NETMAP_MIN_API);
+		return -EINVAL;
+	}
+	nr->nr_name[sizeof(nr->nr_name) - 1] = '\0';
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.nr_version = NETMAP_API;
+
+	if (cmd == NIOCGINFO) {
+		if (nr->nr_cmd == NETMAP_BDG_LIST) {
+			unm_seterr("VALE switches are not supported yet");
+			return -EOPNOTSUPP;
+		}
+		struct nmreq_port_info_get b;
+		memset(&b, 0, sizeof(b));
+		snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
+		hdr.nr_reqtype = NETMAP_REQ_PORT_INFO_GET;
+		hdr.nr_body = (uintptr_t)&b;
+		b.nr_mem_id = nr->nr_arg2;
+		if ((ret = unm_ctl(f, &hdr)) < 0)
+			return ret;
+		nr->nr_memsize = (uint32_t)b.nr_memsize;
+		nr->nr_tx_slots = b.nr_tx_slots;
+		nr->nr_rx_slots = b.nr_rx_slots;
+		nr->nr_tx_rings = b.nr_tx_rings;
+		nr->nr_rx_rings = b.nr_rx_rings;
+		nr->nr_arg2 = b.nr_mem_id;
+		return 0;
+	}
+
+	switch (nr->nr_cmd) {
+	case 0: {
+		struct nmreq_register req;
+		memset(&req, 0, sizeof(req));
+		if ((ret = legacy_to_register(nr, &hdr, &req)) < 0)
+			return ret;
+		hdr.nr_reqtype = NETMAP_REQ_REGISTER;
+		hdr.nr_body = (uintptr_t)&req;
+		if ((ret = unm_ctl(f, &hdr)) < 0)
+			return ret;
+		nr->nr_offset = (uint32_t)req.nr_offset;
+		nr->nr_memsize = (uint32_t)req.nr_memsize;
+		nr->nr_tx_slots = req.nr_tx_slots;
+		nr->nr_rx_slots = req.nr_rx_slots;
+		nr->nr_tx_rings = req.nr_tx_rings;
+		nr->nr_rx_rings = req.nr_rx_rings;
+		nr->nr_arg2 = req.nr_mem_id;
+		nr->nr_arg3 = req.nr_extra_bufs;
+		return 0;
+	}
+	case NETMAP_VNET_HDR_GET: {
+		struct nmreq_port_hdr b = { 0, 0 };
+		snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
+		hdr.nr_reqtype = NETMAP_REQ_PORT_HDR_GET;
+		hdr.nr_body = (uintptr_t)&b;
+		if ((ret = unm_ctl(f, &hdr)) < 0)
+			return ret;
+		nr->nr_arg1 = (uint16_t)b.nr_hdr_len;
+		return 0;
+	}
+	case NETMAP_PT_HOST_CREATE:
+	case NETMAP_PT_HOST_DELETE:
+		return -ENOMEM;		/* what netmap answers: unsupported */
+	default:
+		unm_seterr("legacy command %u is not supported yet", nr->nr_cmd);
+		return -EOPNOTSUPP;
+	}
+}

@@ -1,0 +1,363 @@
+/*
+ * pipe.c - netmap pipes: NAME{ID (master end) and NAME}ID (slave end).
+ *
+ * Each TX ring of one end is paired with the RX ring of the same index of
+ * the other end; both have the same number of slots and use the same slot
+ * positions.  txsync copies the slot descriptors (buffer index, length,
+ * flags, ptr) the user filled into the peer's RX ring and publishes them;
+ * the peer's rxsync copies the slots it releases back into our TX ring, so
+ * buffers travel by index and a packet is never copied.  Nothing is ever
+ * dropped: TX tail follows what the receiver released (backpressure).
+ *
+ * Shared indices of a pair TX(t) -> RX(r):
+ *   r->hwtail  producer position, written by t's txsync   (release/acquire)
+ *   r->hwcur   consumer position, written by r's rxsync   (release/acquire)
+ *   t->hwcur   == r->hwtail, t's private copy
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include "core/unm.h"
+
+static inline uint32_t nxt(uint32_t i, uint32_t n) { return i + 1 == n ? 0 : i + 1; }
+static inline uint32_t prv(uint32_t i, uint32_t n) { return i == 0 ? n - 1 : i - 1; }
+
+static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
+{
+	struct netmap_ring *ring = k->ring;
+	struct unm_kring *kr = k->kr;
+	struct netmap_ring *rxr = k->pring;
+	struct unm_kring *rkr = k->pkr;
+	const uint32_t n = kr->num_slots;
+	const uint32_t nbufs = f->map->meta->p.buf_num, bufsize = f->map->meta->p.buf_size;
+	uint32_t head;
+
+	if (unm_unlikely(unm_tx_prologue(k, &head) < 0)) {
+		unm_ring_reinit(k, nbufs, bufsize);
+		return -1;
+	}
+	uint32_t i = kr->hwcur;
+	if (i != head) {
+		/* publish complete packets only: stop after the last slot
+		 * without NS_MOREFRAG */
+		uint32_t lim = head;
+		while (lim != i && (ring->slot[prv(lim, n)].flags & NS_MOREFRAG))
+			lim = prv(lim, n);
+		for (; i != lim; i = nxt(i, n)) {
+			const struct netmap_slot *s = &ring->slot[i];
+			if (unm_unlikely(s->buf_idx < 2 || s->buf_idx >= nbufs ||
+					 s->len > bufsize)) {
+				unm_ring_reinit(k, nbufs, bufsize);
+				return -1;
+			}
+			rxr->slot[i] = *s;
+		}
+		kr->hwcur = lim;
+		/* R1: the slots written above become visible to the receiver
+		 * before the new producer index (pairs with A1 in rxsync). */
+		unm_store_release(&rkr->hwtail, lim);
+		unm_notify(rkr);
+	}
+	/* A2: read what the receiver released; pairs with R2 in rxsync, so
+	 * the buffers it handed back are seen before we reuse the slots. */
+	uint32_t cons = unm_load_acquire(&rkr->hwcur);
+	uint32_t tail = prv(cons, n);
+	kr->rtail = tail;
+	kr->tx_hwtail = tail;
+	UNM_WRITE_ONCE(ring->tail, tail);
+	return 0;
+}
+
+static int pipe_rxsync(struct unm_fd *f, struct unm_kref *k)
+{
+	struct netmap_ring *ring = k->ring;
+	struct unm_kring *kr = k->kr;
+	struct netmap_ring *txr = k->pring;
+	struct unm_kring *tkr = k->pkr;
+	const uint32_t n = kr->num_slots;
+	const uint32_t nbufs = f->map->meta->p.buf_num, bufsize = f->map->meta->p.buf_size;
+	uint32_t head;
+
+	if (unm_unlikely(unm_rx_prologue(k, &head) < 0)) {
+		unm_ring_reinit(k, nbufs, bufsize);
+		return -1;
+	}
+	uint32_t i = kr->hwcur;
+	if (i != head) {
+		/* give the released slots (maybe with swapped buffers) back */
+		for (; i != head; i = nxt(i, n)) {
+			const struct netmap_slot *s = &ring->slot[i];
+			if (unm_unlikely(s->buf_idx < 2 || s->buf_idx >= nbufs)) {
+				unm_ring_reinit(k, nbufs, bufsize);
+				return -1;
+			}
+			txr->slot[i] = *s;
+		}
+		/* R2: slots returned above are visible before the new consumer
+		 * index (pairs with A2 in txsync). */
+		unm_store_release(&kr->hwcur, head);
+		unm_notify(tkr);
+	}
+	/* A1: pairs with R1 in txsync */
+	uint32_t prod = unm_load_acquire(&kr->hwtail);
+	kr->rtail = prod;
+	UNM_WRITE_ONCE(ring->tail, prod);
+	return 0;
+}
+
+const struct unm_port_ops unm_pipe_ops = {
+	.name = "pipe",
+	.txsync = pipe_txsync,
+	.rxsync = pipe_rxsync,
+};
+
+/* ---- control path --------------------------------------------------------- */
+
+static uint32_t bound(uint32_t v, uint32_t dflt, uint32_t lo, uint32_t hi)
+{
+	if (v < lo)
+		return dflt;
+	return v > hi ? hi : v;
+}
+
+static void free_parent_if_unused(uint32_t pidx)
+{
+	struct unm_registry *r = unm_registry();
+	struct unm_port *par = &r->ports[pidx];
+	if (par->kind == UNM_PORT_PIPE_PARENT && par->children == 0 && par->refs == 0) {
+		unm_mem_unref_locked(par->mem_id);
+		memset(par, 0, sizeof(*par));
+	}
+}
+
+/* Find (or create) the parent of a pipe: an auto-created placeholder that
+ * owns a private memory region, unless the request names one with
+ * nr_mem_id; an existing network interface as parent puts the pipe in the
+ * global region (mem_id 1) as netmap's NIC pipes are. */
+static int parent_get(const char *pname, uint16_t want_mem, uint32_t *out)
+{
+	struct unm_registry *r = unm_registry();
+	struct unm_port *par = unm_port_find_locked(pname);
+	if (par != NULL) {
+		if (par->kind != UNM_PORT_PIPE_PARENT) {
+			unm_seterr("%s cannot be the parent of a pipe", pname);
+			return -EINVAL;
+		}
+		*out = (uint32_t)(par - r->ports);
+		return 0;
+	}
+	if (strncmp(pname, "val", 3) == 0) {
+		unm_seterr("pipes on VALE ports are not supported yet (%s)", pname);
+		return -EOPNOTSUPP;
+	}
+	uint16_t mem = want_mem;
+	int ret;
+	if (mem == 0 && if_nametoindex(pname) != 0)
+		mem = 1;
+	if (mem != 0) {
+		if ((ret = unm_mem_get_locked(mem)) < 0)
+			return ret;
+	} else if ((ret = unm_mem_create_locked(0, false, &mem)) < 0) {
+		return ret;
+	}
+	uint32_t idx;
+	unm_mem_ref_locked(mem);
+	if ((ret = unm_port_alloc_locked(&idx)) < 0) {
+		unm_mem_unref_locked(mem);
+		return ret;
+	}
+	par = &r->ports[idx];
+	par->kind = UNM_PORT_PIPE_PARENT;
+	snprintf(par->name, sizeof(par->name), "%s", pname);
+	par->mem_id = mem;
+	par->mem_gen = r->mems[mem].gen;
+	*out = idx;
+	return 0;
+}
+
+static int end_rings_alloc(struct unm_map *m, struct unm_port *p)
+{
+	int ret = unm_ring_alloc(m, p->ntx, p->tx_slots, &p->tx_obj);
+	if (ret < 0)
+		return ret;
+	ret = unm_ring_alloc(m, p->nrx, p->rx_slots, &p->rx_obj);
+	if (ret < 0) {
+		unm_ring_free(m, p->tx_obj, p->ntx);
+		return ret;
+	}
+	return 0;
+}
+
+static int pipe_create(const char *name, size_t split, struct nmreq_register *req,
+		       uint32_t *port_out)
+{
+	struct unm_registry *r = unm_registry();
+	char pname[UNM_NAME_MAX], other[UNM_NAME_MAX];
+	uint32_t pidx, a, b;
+	int ret;
+
+	memcpy(pname, name, split);
+	pname[split] = '\0';
+	snprintf(other, sizeof(other), "%s", name);
+	other[split] = name[split] == '{' ? '}' : '{';
+
+	if ((ret = parent_get(pname, req->nr_mem_id, &pidx)) < 0)
+		return ret;
+	struct unm_port *par = &r->ports[pidx];
+	struct unm_map *m = unm_map_get(par->mem_id, par->mem_gen);
+	if (m == NULL) {
+		ret = -ENOMEM;
+		goto out_parent;
+	}
+	if ((ret = unm_port_alloc_locked(&a)) < 0)
+		goto out_map;
+	r->ports[a].kind = UNM_PORT_PIPE;	/* reserve before the second alloc */
+	if ((ret = unm_port_alloc_locked(&b)) < 0) {
+		memset(&r->ports[a], 0, sizeof(r->ports[a]));
+		goto out_map;
+	}
+	struct unm_port *me = &r->ports[a], *pe = &r->ports[b];
+	snprintf(me->name, sizeof(me->name), "%s", name);
+	snprintf(pe->name, sizeof(pe->name), "%s", other);
+	/* rings 1..256 (default 1), slots 1..4096 (default 1024) */
+	me->ntx = bound(req->nr_tx_rings, 1, 1, UNM_MAX_RINGS);
+	me->nrx = bound(req->nr_rx_rings, 1, 1, UNM_MAX_RINGS);
+	me->tx_slots = bound(req->nr_tx_slots, UNM_DEF_SLOTS, 2, UNM_MAX_SLOTS);
+	me->rx_slots = bound(req->nr_rx_slots, UNM_DEF_SLOTS, 2, UNM_MAX_SLOTS);
+	pe->ntx = me->nrx;
+	pe->nrx = me->ntx;
+	pe->tx_slots = me->rx_slots;
+	pe->rx_slots = me->tx_slots;
+	for (int e = 0; e < 2; e++) {
+		struct unm_port *p = e ? pe : me;
+		p->kind = UNM_PORT_PIPE;
+		p->mem_id = par->mem_id;
+		p->mem_gen = par->mem_gen;
+		p->parent = pidx;
+		p->peer = e ? a : b;
+		p->is_master = strchr(p->name + split, '{') != NULL;
+	}
+	if ((ret = end_rings_alloc(m, me)) < 0)
+		goto out_ports;
+	if ((ret = end_rings_alloc(m, pe)) < 0) {
+		unm_ring_free(m, me->tx_obj, me->ntx);
+		unm_ring_free(m, me->rx_obj, me->nrx);
+		goto out_ports;
+	}
+	uint32_t free_before = m->meta->buf_free;
+	uint64_t need = (uint64_t)me->ntx * me->tx_slots + (uint64_t)pe->ntx * pe->tx_slots;
+	if (need > free_before) {
+		unm_seterr("buffer pool of memory region %u exhausted: the pipe needs %llu "
+			   "buffers, %u free (set UNETMAP_BUF_NUM)", par->mem_id,
+			   (unsigned long long)need, free_before);
+		ret = -ENOMEM;
+		unm_ring_free(m, me->tx_obj, me->ntx);
+		unm_ring_free(m, me->rx_obj, me->nrx);
+		unm_ring_free(m, pe->tx_obj, pe->ntx);
+		unm_ring_free(m, pe->rx_obj, pe->nrx);
+		goto out_ports;
+	}
+	for (int e = 0; e < 2; e++) {
+		struct unm_port *t = e ? pe : me, *x = e ? me : pe;
+		uint32_t ti = e ? b : a, xi = e ? a : b;
+		for (uint32_t i = 0; i < t->ntx; i++) {
+			uint32_t to = t->tx_obj + i, ro = x->rx_obj + i;
+			unm_ring_init(m, to, ti, NR_TX, i, t->tx_slots, true);
+			unm_ring_init(m, ro, xi, NR_RX, i, t->tx_slots, false);
+			struct netmap_ring *tr = unm_ring_ptr(m, to), *rr = unm_ring_ptr(m, ro);
+			/* RX slots start with the paired TX buffers: nothing is
+			 * visible to the receiver until a txsync overwrites them */
+			for (uint32_t j = 0; j < t->tx_slots; j++)
+				rr->slot[j].buf_idx = tr->slot[j].buf_idx;
+			unm_kring_ptr(m, to)->peer_obj = ro;
+			unm_kring_ptr(m, ro)->peer_obj = to;
+		}
+	}
+	par->children++;
+	unm_map_put(m);
+	*port_out = a;
+	return 0;
+
+out_ports:
+	memset(&r->ports[a], 0, sizeof(r->ports[a]));
+	memset(&r->ports[b], 0, sizeof(r->ports[b]));
+out_map:
+	unm_map_put(m);
+out_parent:
+	free_parent_if_unused(pidx);
+	return ret;
+}
+
+/* Look up the pipe end `name`; create the pair when `create`.  Returns
+ * -ENODEV when it does not exist and may not be created. */
+int unm_pipe_lookup_locked(const char *name, struct nmreq_register *req,
+			   bool create, uint32_t *port_out)
+{
+	struct unm_registry *r = unm_registry();
+	const char *c = strrchr(name, '{');
+	if (c == NULL)
+		c = strrchr(name, '}');
+	if (c == NULL || c == name || c[1] == '\0') {
+		unm_seterr("malformed pipe name %s", name);
+		return -EINVAL;
+	}
+	struct unm_port *p = unm_port_find_locked(name);
+	if (p != NULL) {
+		if (p->kind != UNM_PORT_PIPE)
+			return -EINVAL;
+		*port_out = (uint32_t)(p - r->ports);
+		return 0;
+	}
+	if (!create)
+		return -ENODEV;
+	if (req->nr_mode != NR_REG_ALL_NIC && req->nr_mode != NR_REG_ONE_NIC) {
+		unm_seterr("pipes support only NR_REG_ALL_NIC and NR_REG_ONE_NIC");
+		return -EINVAL;
+	}
+	return pipe_create(name, (size_t)(c - name), req, port_out);
+}
+
+/* Tear a pair down once neither end has a user.  A buffer is freed from
+ * where it is now: for slots the receiver holds but has not released the
+ * RX slot is authoritative (the receiver may have swapped it), otherwise
+ * the TX slot. */
+void unm_pipe_destroy_locked(uint32_t port)
+{
+	struct unm_registry *r = unm_registry();
+	struct unm_port *me = &r->ports[port];
+	if (me->kind != UNM_PORT_PIPE || me->peer == UNM_NONE)
+		return;
+	struct unm_port *pe = &r->ports[me->peer];
+	if (me->refs != 0 || pe->refs != 0)
+		return;
+	uint32_t pidx = me->parent;
+	struct unm_map *m = unm_map_get(me->mem_id, me->mem_gen);
+	if (m != NULL) {
+		for (int e = 0; e < 2; e++) {
+			struct unm_port *t = e ? pe : me, *x = e ? me : pe;
+			for (uint32_t i = 0; i < t->ntx; i++) {
+				uint32_t to = t->tx_obj + i, ro = x->rx_obj + i;
+				struct netmap_ring *tr = unm_ring_ptr(m, to), *rr = unm_ring_ptr(m, ro);
+				struct unm_kring *rk = unm_kring_ptr(m, ro);
+				uint32_t n = rk->num_slots, held = rk->hwcur, prod = rk->hwtail;
+				for (uint32_t j = 0; j < n; j++) {
+					bool in_rx = held <= prod ? (j >= held && j < prod)
+								  : (j >= held || j < prod);
+					unm_buf_free(m, in_rx ? rr->slot[j].buf_idx
+							      : tr->slot[j].buf_idx);
+				}
+				unm_ring_fini(m, to, false);
+				unm_ring_fini(m, ro, false);
+			}
+		}
+		unm_map_put(m);
+	}
+	memset(pe, 0, sizeof(*pe));
+	memset(me, 0, sizeof(*me));
+	if (pidx != UNM_NONE && pidx < UNM_MAX_PORTS) {
+		if (r->ports[pidx].children > 0)
+			r->ports[pidx].children--;
+		free_parent_if_unused(pidx);
+	}
+}

@@ -1,0 +1,588 @@
+/*
+ * shim.c - the libc entry points that netmap programs use on /dev/netmap:
+ * open, close, ioctl, mmap, poll, ppoll.  A call on a netmap descriptor is
+ * served here; any other call goes to libc after one table lookup.
+ *
+ * A program linked with -lunetmap gets these definitions by ordinary symbol
+ * interposition (the library comes before libc in the lookup order).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include "core/unm.h"
+
+extern void __chk_fail(void) __attribute__((noreturn));
+
+#define FDTAB_MAX 65536
+static struct unm_fd *fdtab[FDTAB_MAX];
+static int n_netmap_fds;	/* quick "no netmap fd at all" test */
+static pthread_mutex_t fdtab_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- libc ---------------------------------------------------------------- */
+
+static int (*libc_openat)(int, const char *, int, ...);
+static int (*libc_close)(int);
+static int (*libc_ioctl)(int, unsigned long, ...);
+static void *(*libc_mmap)(void *, size_t, int, int, int, off_t);
+static int (*libc_poll)(struct pollfd *, nfds_t, int);
+static int (*libc_ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+
+static void *next_sym(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
+#define LIBC(fn) (__atomic_load_n(&libc_##fn, __ATOMIC_RELAXED) ? libc_##fn : \
+		  (__atomic_store_n(&libc_##fn, (__typeof__(libc_##fn))next_sym(#fn), \
+				    __ATOMIC_RELAXED), libc_##fn))
+
+int unm_real_open(const char *path, int flags, mode_t mode)
+{
+	if (LIBC(openat) != NULL)
+		return libc_openat(AT_FDCWD, path, flags, mode);
+	return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+}
+
+int unm_real_close(int fd)
+{
+	return LIBC(close) ? libc_close(fd) : (int)syscall(SYS_close, fd);
+}
+
+int unm_real_ioctl(int fd, unsigned long req, void *arg)
+{
+	return LIBC(ioctl) ? libc_ioctl(fd, req, arg) : (int)syscall(SYS_ioctl, fd, req, arg);
+}
+
+void *unm_real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (LIBC(mmap) != NULL)
+		return libc_mmap(addr, len, prot, flags, fd, off);
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+int unm_real_poll(struct pollfd *fds, unsigned long n, int timeout)
+{
+	if (LIBC(poll) != NULL)
+		return libc_poll(fds, n, timeout);
+	struct timespec ts = { timeout / 1000, (timeout % 1000) * 1000000L };
+	return (int)syscall(SYS_ppoll, fds, n, timeout < 0 ? NULL : &ts, NULL, 8);
+}
+
+static int real_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *ss)
+{
+	if (LIBC(ppoll) != NULL)
+		return libc_ppoll(fds, n, ts, ss);
+	return (int)syscall(SYS_ppoll, fds, n, ts, ss, 8);
+}
+
+/* ---- the fd table ---------------------------------------------------------- */
+
+struct unm_fd *unm_fd_lookup(int fd)
+{
+	if ((unsigned)fd >= FDTAB_MAX)
+		return NULL;
+	return __atomic_load_n(&fdtab[fd], __ATOMIC_ACQUIRE);
+}
+
+static void fd_set_entry(int fd, struct unm_fd *f)
+{
+	pthread_mutex_lock(&fdtab_lock);
+	if (f != NULL && fdtab[fd] == NULL)
+		n_netmap_fds++;
+	else if (f == NULL && fdtab[fd] != NULL)
+		n_netmap_fds--;
+	__atomic_store_n(&fdtab[fd], f, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&fdtab_lock);
+}
+
+/* open("/dev/netmap"): a new registration slot and its FIFO. */
+static int netmap_open(int flags)
+{
+	uint32_t idx, gen;
+	int ret = unm_lock();
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	unm_gc_locked(false);
+	ret = unm_reg_alloc_locked(&idx);
+	gen = ret == 0 ? unm_registry()->regs[idx].gen : 0;
+	unm_unlock();
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	char path[512];
+	unm_fifo_path(path, sizeof(path), idx, gen);
+	int fd = -1;
+	if (mkfifo(path, 0666) == 0 || errno == EEXIST)
+		fd = unm_real_open(path, O_RDWR | O_NONBLOCK | (flags & O_CLOEXEC), 0);
+	int e = errno;
+	if (fd >= 0) {
+		fchmod(fd, 0666);
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fd >= FDTAB_MAX) {
+			e = fd >= FDTAB_MAX ? EMFILE : errno;
+			unm_real_close(fd);
+			fd = -1;
+		}
+	}
+	struct unm_fd *f = fd >= 0 ? calloc(1, sizeof(*f)) : NULL;
+	if (f == NULL) {
+		if (fd >= 0) {
+			unm_real_close(fd);
+			e = ENOMEM;
+		}
+		unm_seterr("cannot create %s: %s", path, strerror(e));
+		if (unm_lock() == 0) {
+			unm_reg_release_locked(idx);
+			unm_unlock();
+		}
+		errno = e;
+		return -1;
+	}
+	f->fd = fd;
+	f->oflags = flags;
+	f->reg = idx;
+	f->gen = gen;
+	pthread_mutex_init(&f->lock, NULL);
+	fd_set_entry(fd, f);
+	return fd;
+}
+
+/* The descriptor was closed here.  If nobody else holds it (dup, fork,
+ * passed to another process), the registration goes away now; otherwise
+ * the last holder's close, or the collector, releases it. */
+static void netmap_release(struct unm_fd *f)
+{
+	unm_fd_detach(f);
+	char path[512];
+	unm_fifo_path(path, sizeof(path), f->reg, f->gen);
+	int fd = unm_real_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC, 0);
+	if (fd >= 0) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unm_lock() == 0) {
+			struct unm_reg *g = &unm_registry()->regs[f->reg];
+			if (g->gen == f->gen && g->state != UNM_REG_FREE)
+				unm_reg_release_locked(f->reg);
+			unm_unlock();
+		}
+		unm_real_close(fd);
+	}
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+static bool is_netmap_path(const char *path)
+{
+	return path != NULL && strcmp(path, "/dev/netmap") == 0;
+}
+
+static mode_t open_mode(int flags, va_list ap)
+{
+	return (flags & (O_CREAT | __O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
+}
+
+int open(const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = open_mode(flags, ap);
+	va_end(ap);
+	if (is_netmap_path(path))
+		return netmap_open(flags);
+	return unm_real_open(path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = open_mode(flags, ap);
+	va_end(ap);
+	if (is_netmap_path(path))
+		return netmap_open(flags);
+	return unm_real_open(path, flags | O_LARGEFILE, mode);
+}
+
+int openat(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = open_mode(flags, ap);
+	va_end(ap);
+	if (is_netmap_path(path))
+		return netmap_open(flags);
+	if (LIBC(openat) != NULL)
+		return libc_openat(dirfd, path, flags, mode);
+	return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+}
+
+int openat64(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	va_start(ap, flags);
+	mode_t mode = open_mode(flags, ap);
+	va_end(ap);
+	return openat(dirfd, path, flags | O_LARGEFILE, mode);
+}
+
+/* glibc's fortified variants (used by -D_FORTIFY_SOURCE builds) */
+int __open_2(const char *path, int flags);
+int __open_2(const char *path, int flags) { return open(path, flags); }
+int __open64_2(const char *path, int flags);
+int __open64_2(const char *path, int flags) { return open64(path, flags); }
+int __openat_2(int dirfd, const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags) { return openat(dirfd, path, flags); }
+int __openat64_2(int dirfd, const char *path, int flags);
+int __openat64_2(int dirfd, const char *path, int flags) { return openat64(dirfd, path, flags); }
+
+int close(int fd)
+{
+	struct unm_fd *f = unm_fd_lookup(fd);
+	if (unm_likely(f == NULL))
+		return unm_real_close(fd);
+	fd_set_entry(fd, NULL);
+	int ret = unm_real_close(fd);
+	int e = errno;
+	netmap_release(f);
+	errno = e;
+	return ret;
+}
+
+/* ---- ioctl ---------------------------------------------------------------- */
+
+static int netmap_ioctl(struct unm_fd *f, unsigned long req, void *arg)
+{
+	int ret = 0;
+	switch (req) {
+	case NIOCCTRL:
+		pthread_mutex_lock(&f->lock);
+		ret = unm_ctl(f, arg);
+		pthread_mutex_unlock(&f->lock);
+		break;
+	case NIOCTXSYNC:
+		if (!f->bound)
+			return errno = ENXIO, -1;
+		for (uint32_t i = 0; i < f->ntx; i++)
+			unm_txsync_ring(f, &f->tx[i]);
+		return 0;	/* also after a ring reset, as netmap */
+	case NIOCRXSYNC:
+		if (!f->bound)
+			return errno = ENXIO, -1;
+		for (uint32_t i = 0; i < f->nrx; i++)
+			unm_rxsync_ring(f, &f->rx[i]);
+		return 0;
+	case NIOCREGIF:
+	case NIOCGINFO:
+		pthread_mutex_lock(&f->lock);
+		ret = unm_legacy_ioctl(f, req, arg);
+		pthread_mutex_unlock(&f->lock);
+		break;
+	case FIONBIO:
+	case FIOASYNC:
+		return 0;	/* accepted as netmap does (libpcap sets them) */
+	default:
+		ret = -EOPNOTSUPP;
+		break;
+	}
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	return 0;
+}
+
+int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	struct unm_fd *f = unm_fd_lookup(fd);
+	if (unm_likely(f == NULL))
+		return unm_real_ioctl(fd, req, arg);
+	return netmap_ioctl(f, req, arg);
+}
+
+/* ---- mmap ------------------------------------------------------------------ */
+
+static void *netmap_mmap(struct unm_fd *f, void *addr, size_t len, int prot, int flags,
+			 off_t off)
+{
+	if (!f->bound || off < 0 || len == 0 || (uint64_t)off + len > f->memsize) {
+		errno = EINVAL;
+		return MAP_FAILED;
+	}
+	char path[512];
+	unm_path(path, sizeof(path), "mem-%u-%u", f->map->mem_id, f->map->gen);
+	int fd = unm_real_open(path, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0)
+		return MAP_FAILED;
+	void *p = unm_real_mmap(addr, len, prot, flags, fd, off);
+	int e = errno;
+	unm_real_close(fd);
+	errno = e;
+	return p;
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	struct unm_fd *f = fd >= 0 ? unm_fd_lookup(fd) : NULL;
+	if (unm_likely(f == NULL))
+		return unm_real_mmap(addr, len, prot, flags, fd, off);
+	return netmap_mmap(f, addr, len, prot, flags, off);
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return mmap(addr, len, prot, flags, fd, off);
+}
+
+/* ---- poll ------------------------------------------------------------------ */
+
+/* One netmap descriptor, as netmap_poll() does it (reference §1.10):
+ * implicit txsync unless NR_NO_TX_POLL, rxsync only for POLLIN, ready iff
+ * cur != tail after the sync. */
+static short netmap_poll_one(struct unm_fd *f, short events)
+{
+	if (!f->bound)
+		return POLLERR;
+	short want_tx = events & (POLLOUT | POLLWRNORM);
+	short want_rx = events & (POLLIN | POLLRDNORM);
+	short rev = 0;
+	if (!f->no_tx_poll || want_tx) {
+		for (uint32_t i = 0; i < f->ntx; i++) {
+			struct unm_kref *k = &f->tx[i];
+			if (!want_tx && UNM_READ_ONCE(k->ring->head) == k->kr->hwcur)
+				continue;
+			if (unm_txsync_ring(f, k) < 0)
+				rev |= POLLERR;
+			if (want_tx && k->ring->cur != k->ring->tail) {
+				rev |= want_tx;
+				want_tx = 0;
+			}
+		}
+	}
+	if (want_rx) {
+		for (uint32_t i = 0; i < f->nrx; i++) {
+			struct unm_kref *k = &f->rx[i];
+			if (unm_rxsync_ring(f, k) < 0)
+				rev |= POLLERR;
+			if (k->ring->cur != k->ring->tail)
+				rev |= want_rx;
+		}
+	}
+	return rev;
+}
+
+/* arm (or disarm) the wake-up of every ring that can satisfy `events`;
+ * returns false if some ring has no waiter slot (then sleep briefly) */
+static bool netmap_arm(struct unm_fd *f, short events, bool on)
+{
+	bool all = true;
+	if (!f->bound)
+		return true;
+	if (events & (POLLOUT | POLLWRNORM)) {
+		for (uint32_t i = 0; i < f->ntx; i++) {
+			on ? unm_arm(&f->tx[i]) : unm_disarm(&f->tx[i]);
+			all &= f->tx[i].waiter >= 0;
+		}
+	}
+	if (events & (POLLIN | POLLRDNORM)) {
+		for (uint32_t i = 0; i < f->nrx; i++) {
+			on ? unm_arm(&f->rx[i]) : unm_disarm(&f->rx[i]);
+			all &= f->rx[i].waiter >= 0;
+		}
+	}
+	return all;
+}
+
+static void drain(int fd)
+{
+	char buf[256];
+	while (read(fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
+		;
+}
+
+/* Check every netmap entry; returns how many entries are ready. */
+static int scan(struct pollfd *fds, nfds_t n, struct unm_fd **nm)
+{
+	int ready = 0;
+	for (nfds_t i = 0; i < n; i++) {
+		if (nm[i] == NULL)
+			continue;
+		fds[i].revents = netmap_poll_one(nm[i], fds[i].events);
+		ready += fds[i].revents != 0;
+	}
+	return ready;
+}
+
+/* timeout_ns < 0: forever */
+static int poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *ss,
+		       bool use_ppoll)
+{
+	struct unm_fd *nm_small[16], **nm = nm_small;
+	struct pollfd sh_small[16], *sh = sh_small;
+	int64_t deadline = timeout_ns < 0 ? -1 : unm_now_ns() + timeout_ns;
+	int others = 0, ret = -1;
+
+	if (n > 16) {
+		nm = calloc(n, sizeof(*nm));
+		sh = calloc(n, sizeof(*sh));
+		if (nm == NULL || sh == NULL) {
+			free(nm);
+			free(sh);
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	for (nfds_t i = 0; i < n; i++) {
+		nm[i] = fds[i].fd >= 0 ? unm_fd_lookup(fds[i].fd) : NULL;
+		others += nm[i] == NULL && fds[i].fd >= 0;
+	}
+	for (;;) {
+		int ready = scan(fds, n, nm);
+		bool sleep = ready == 0;
+		bool short_sleep = false;
+		if (sleep) {
+			/* arm, then look again: a producer that published
+			 * before seeing our bit is caught by this re-scan */
+			for (nfds_t i = 0; i < n; i++)
+				if (nm[i] != NULL)
+					short_sleep |= !netmap_arm(nm[i], fds[i].events, true);
+			ready = scan(fds, n, nm);
+			sleep = ready == 0;
+		}
+		/* the real poll: other fds as given, netmap fds as their FIFO */
+		int64_t wait_ns = 0;
+		if (sleep) {
+			wait_ns = deadline < 0 ? -1 : deadline - unm_now_ns();
+			if (wait_ns < 0 && deadline >= 0)
+				wait_ns = 0;
+			if (short_sleep && (wait_ns < 0 || wait_ns > 1000000))
+				wait_ns = 1000000;
+		}
+		int r = 0;
+		if (sleep || others) {
+			for (nfds_t i = 0; i < n; i++) {
+				sh[i] = fds[i];
+				sh[i].revents = 0;
+				if (nm[i] != NULL) {
+					sh[i].events = POLLIN;
+					if (!sleep)
+						sh[i].fd = -1;
+				}
+			}
+			if (use_ppoll) {
+				struct timespec ts = { wait_ns / 1000000000, wait_ns % 1000000000 };
+				r = real_ppoll(sh, n, wait_ns < 0 ? NULL : &ts, ss);
+			} else {
+				int ms = wait_ns < 0 ? -1 : (int)((wait_ns + 999999) / 1000000);
+				r = unm_real_poll(sh, n, ms);
+			}
+		}
+		int e = errno;
+		if (sleep) {
+			for (nfds_t i = 0; i < n; i++) {
+				if (nm[i] == NULL)
+					continue;
+				netmap_arm(nm[i], fds[i].events, false);
+				if (sh[i].revents & POLLIN)
+					drain(fds[i].fd);
+			}
+		}
+		if (r < 0) {
+			errno = e;
+			ret = -1;
+			break;
+		}
+		if (sleep)
+			ready = scan(fds, n, nm);
+		for (nfds_t i = 0; i < n; i++) {
+			if (nm[i] == NULL && fds[i].fd >= 0) {
+				fds[i].revents = sh[i].revents;
+				ready += sh[i].revents != 0;
+			} else if (nm[i] == NULL) {
+				fds[i].revents = 0;
+			}
+		}
+		if (ready > 0 || !sleep ||
+		    (deadline >= 0 && unm_now_ns() >= deadline)) {
+			ret = ready;
+			break;
+		}
+	}
+	if (nm != nm_small) {
+		free(nm);
+		free(sh);
+	}
+	return ret;
+}
+
+int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	if (unm_likely(__atomic_load_n(&n_netmap_fds, __ATOMIC_RELAXED) == 0))
+		return unm_real_poll(fds, n, timeout);
+	return poll_common(fds, n, timeout < 0 ? -1 : (int64_t)timeout * 1000000, NULL, false);
+}
+
+int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *ss)
+{
+	if (unm_likely(__atomic_load_n(&n_netmap_fds, __ATOMIC_RELAXED) == 0))
+		return real_ppoll(fds, n, ts, ss);
+	int64_t t = ts == NULL ? -1 : (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+	return poll_common(fds, n, t, ss, true);
+}
+
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < n)
+		__chk_fail();	/* what glibc's checker does on overflow */
+	return poll(fds, n, timeout);
+}
+
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *ss,
+		size_t fdslen);
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *ss,
+		size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < n)
+		__chk_fail();
+	return ppoll(fds, n, ts, ss);
+}
+
+/* ---- extensions -------------------------------------------------------------- */
+
+const char *unetmap_dir(void)
+{
+	return unm_dir();
+}
+
+int unetmap_gc(void)
+{
+	int ret = unm_lock();
+	if (ret < 0)
+		return ret;
+	uint32_t before = 0, after = 0;
+	struct unm_registry *r = unm_registry();
+	for (uint32_t i = 0; i < r->reg_hwm; i++)
+		before += r->regs[i].state != UNM_REG_FREE;
+	unm_gc_locked(true);
+	for (uint32_t i = 0; i < r->reg_hwm; i++)
+		after += r->regs[i].state != UNM_REG_FREE;
+	unm_unlock();
+	return (int)(before - after);
+}
