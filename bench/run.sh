@@ -148,9 +148,12 @@ record() { echo "$1,$2,$3,$4,$5" >>"$CSV"; }
 # Rate parser for pkt-gen rx output.  Every line that contains "<number> pps",
 # "<number> Kpps", "<number> Mpps" (or G/T) and is not the final "Speed:" line
 # is a per-interval report; its first such number is the interval's rate.
+# Only lines before pkt-gen's "received control-C" line count (after it come
+# the partial interval that ends at SIGINT and a last drain interval).
 # Leading zero-rate intervals (tx not started yet) are dropped, then the first
-# non-zero interval (start-up, partial) is dropped; the rate is the mean of the
-# remaining intervals (method "intervals").  If none remain, the number after
+# non-zero interval (start-up, partial) is dropped, and so are trailing
+# zero-rate intervals; the rate is the mean of the remaining intervals
+# (method "intervals").  If none remain, the number after
 # "Speed:" in the final summary is used (method "speed").  Prints
 # "<Mpps> <method> <intervals used>" or "NA none 0".
 parse_pktgen() {
@@ -173,11 +176,13 @@ parse_pktgen() {
 		return v * 1e6
 	}
 	/Speed:/ { i = index($0, "Speed:"); v = mpps(substr($0, i + 6)); if (v >= 0) speed = v; next }
-	{ v = mpps($0); if (v >= 0) r[n++] = v }
+	/control-C/ { stopped = 1; next }
+	!stopped { v = mpps($0); if (v >= 0) r[n++] = v }
 	END {
 		k = 0
 		while (k < n && r[k] == 0) k++
 		k++                         # the first non-zero interval is warm-up
+		while (n > k && r[n - 1] == 0) n--   # after the stop
 		s = 0; c = 0
 		for (; k < n; k++) { s += r[k]; c++ }
 		if (c > 0)              printf "%.3f intervals %d\n", s / c, c
@@ -195,8 +200,21 @@ run_pipe() { # round
 	UNETMAP_DIR=$ROUND_DIR "$PKTGEN" -i 'netmap:bpipe{1' -f tx -l 60 -w 0 -a 0 >"$txlog" 2>&1 &
 	tx=$!
 	PIDS+=("$tx")
-	# run about SECS+1 s (the first interval is dropped), ending early if either dies
-	wait_gone "$rx" $(((SECS + 1) * 10 + 5)) && log "bench: pipe rx exited early (see $rxlog)"
+	local note=
+	# run about SECS+1.5 s more (the first interval is dropped); end early if rx dies
+	sleep "$((SECS + 1)).5" &
+	local sl=$!
+	PIDS+=("$sl")
+	wait -n "$sl" "$rx"
+	if kill -0 "$sl" 2>/dev/null; then
+		kill "$sl" 2>/dev/null
+		log "bench: round $r: pipe rx exited early (see $rxlog)"
+	fi
+	wait "$sl" 2>/dev/null
+	if ! kill -0 "$tx" 2>/dev/null; then
+		log "bench: round $r: pipe tx exited early (see $txlog)"
+		note="; tx exited early"
+	fi
 	stop "$rx" # receiver first, so its last interval still has traffic
 	stop "$tx"
 	PIDS=()
@@ -208,7 +226,7 @@ run_pipe() { # round
 		tail -3 "$txlog" >&2
 		return 1
 	fi
-	record "$r" unetmap_pipe "$1" Mpps "pkt-gen rx $2 ($3)"
+	record "$r" unetmap_pipe "$1" Mpps "pkt-gen rx $2 ($3)$note"
 	log "bench: round $r: unetmap pipe     $1 Mpps ($2, $3 intervals)"
 }
 
@@ -326,9 +344,9 @@ if command -v gnuplot >/dev/null 2>&1; then
 	for s in unetmap_pipe spsc_ring rte_ring; do
 		st=$(stats "$s")
 		case $s in
-		unetmap_pipe) lbl="unetmap pipe (pkt-gen)" ;;
-		spsc_ring) lbl="SPSC shm ring" ;;
-		*) lbl="DPDK rte_ring" ;;
+		unetmap_pipe) lbl="unetmap pipe" ;;
+		spsc_ring) lbl="SPSC ring" ;;
+		*) lbl="rte_ring" ;;
 		esac
 		[ -n "$st" ] && echo "\"$lbl\" $st" >>"$TMPD/rate.dat"
 	done
@@ -353,7 +371,7 @@ if command -v gnuplot >/dev/null 2>&1; then
 			echo "set logscale y"
 			echo "set xrange [-0.6:*]"
 			echo "plot '$TMPD/rate.dat' using 0:3:xtic(1) with boxes lc rgb '#4477aa', \
-'' using 0:3:2:4 with yerrorbars lc rgb 'black' pt 0 lw 2, \
+'' using 0:3:2:4 with yerrorbars lc rgb 'black' pt 7 ps 0.6 lw 2, \
 '' using 0:4:(sprintf('%.1f', \$3)) with labels offset 0,1"
 			echo "unset logscale y"
 		else
@@ -366,7 +384,7 @@ if command -v gnuplot >/dev/null 2>&1; then
 			echo "set yrange [0:*]"
 			echo "set xrange [-0.6:*]"
 			echo "plot '$TMPD/cost.dat' using 0:3:xtic(1) with boxes lc rgb '#cc6677', \
-'' using 0:3:2:4 with yerrorbars lc rgb 'black' pt 0 lw 2, \
+'' using 0:3:2:4 with yerrorbars lc rgb 'black' pt 7 ps 0.6 lw 2, \
 '' using 0:4:(sprintf('%.0f', \$3)) with labels offset 0,1"
 		else
 			echo "set title 'cost of one call: no data ($SKIP_SYNC)'"

@@ -218,9 +218,9 @@ struct nmport_d *nmport_new(void);
  * are released by nmport_undo_parse().  A non-zero d->reg.nr_mem_id set
  * before the call acts like an earlier "@memid".
  *
- * @return 0, or -1 with errno EINVAL (syntax), EOPNOTSUPP (disabled
- *         option), ENOMEM, or the errno of a failed look-up or file mapping;
- *         on failure *d is unchanged.
+ * @return 0, or -1 with errno EINVAL (syntax, or @p d already
+ *         registered), EOPNOTSUPP (disabled option), ENOMEM, or the errno
+ *         of a failed look-up or file mapping; on failure *d is unchanged.
  */
 int nmport_parse(struct nmport_d *d, const char *portspec);
 
@@ -498,7 +498,8 @@ struct nmctx {
  *         prints errors to stderr, uses malloc()/free() and a pthread mutex. */
 struct nmctx *nmctx_get(void);
 
-/** @brief Install @p ctx as the default context.
+/** @brief Install @p ctx as the default context (NULL: the built-in one).
+ *  Descriptors already created keep their context.
  *  @return the previous default. */
 struct nmctx *nmctx_set_default(struct nmctx *ctx);
 

@@ -196,12 +196,13 @@ nm_ring_number(const char **ps, const char *spec, uint16_t *ringid,
 	uint64_t n;
 
 	if (!nm_digit(**ps)) {
-		nmctx_ferror(ctx, "%s: expected a ring number at '%s'", spec, *ps);
+		nmctx_ferror(ctx, "port mode '%s': expected a ring number at '%s'",
+				spec, *ps);
 		return nm_syntax_error();
 	}
 	n = nm_read_digits(ps);
 	if (n >= NM_RING_LIMIT) {
-		nmctx_ferror(ctx, "%s: ring %llu out of range [0, %d)", spec,
+		nmctx_ferror(ctx, "port mode '%s': ring %llu out of range [0, %d)", spec,
 				(unsigned long long)n, NM_RING_LIMIT);
 		return nm_syntax_error();
 	}
@@ -272,15 +273,16 @@ nmreq_register_decode(const char **pmode, struct nmreq_register *reg,
 	while (*s != '\0') {
 		if (*s == '/') {
 			s++;
-			if (!nm_flag_bit(*s, &bit)) {
-				nmctx_ferror(ctx, "%s: expected a flag (one of "
-						"xztrRT) after '/'", spec);
+			if (*s == '\0' || *s == '@') {
+				nmctx_ferror(ctx, "port mode '%s': expected a flag "
+						"(one of xztrRT) after '/'", spec);
 				return nm_syntax_error();
 			}
 			for (; *s != '\0' && *s != '@'; s++) {
 				if (!nm_flag_bit(*s, &bit)) {
-					nmctx_ferror(ctx, "%s: unrecognized flag "
-							"'%c'", spec, *s);
+					nmctx_ferror(ctx, "port mode '%s': "
+							"unrecognized flag '%c'",
+							spec, *s);
 					return nm_syntax_error();
 				}
 				flags |= bit;
@@ -288,8 +290,8 @@ nmreq_register_decode(const char **pmode, struct nmreq_register *reg,
 		} else if (*s == '@') {
 			if (!nm_digit(s[1])) {
 				if (s[1] == '\0') {
-					nmctx_ferror(ctx, "%s: nothing after '@'",
-							spec);
+					nmctx_ferror(ctx, "port mode '%s': nothing "
+							"after '@'", spec);
 					return nm_syntax_error();
 				}
 				break;	/* the option list starts here */
@@ -297,22 +299,22 @@ nmreq_register_decode(const char **pmode, struct nmreq_register *reg,
 			s++;
 			n = nm_read_digits(&s);
 			if (n == 0 || n > UINT16_MAX) {
-				nmctx_ferror(ctx, "%s: invalid mem_id %llu (must "
-						"be in 1..%u)", spec,
+				nmctx_ferror(ctx, "port mode '%s': invalid mem_id "
+						"%llu (must be in 1..%u)", spec,
 						(unsigned long long)n, UINT16_MAX);
 				return nm_syntax_error();
 			}
 			if (mem_id != 0 && mem_id != n) {
-				nmctx_ferror(ctx, "%s: mem_id %llu conflicts with "
-						"mem_id %u set before", spec,
+				nmctx_ferror(ctx, "port mode '%s': mem_id %llu "
+						"conflicts with mem_id %u set before", spec,
 						(unsigned long long)n,
 						(unsigned)mem_id);
 				return nm_syntax_error();
 			}
 			mem_id = (uint16_t)n;
 		} else {
-			nmctx_ferror(ctx, "%s: unexpected character '%c' in "
-					"'%s'", spec, *s, s);
+			nmctx_ferror(ctx, "port mode '%s': unexpected "
+					"character '%c'", spec, *s);
 			return nm_syntax_error();
 		}
 	}

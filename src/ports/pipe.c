@@ -5,8 +5,9 @@
  * the other end; both have the same number of slots and use the same slot
  * positions.  txsync copies the slot descriptors (buffer index, length,
  * flags, ptr) the user filled into the peer's RX ring and publishes them;
- * the peer's rxsync copies the slots it releases back into our TX ring, so
- * buffers travel by index and a packet is never copied.  Nothing is ever
+ * when the receiver has released them, our next txsync takes the buffers
+ * back from the RX slots into the TX slots (the receiver may have swapped
+ * some), so buffers travel by index and a packet is never copied.  Nothing is ever
  * dropped: TX tail follows what the receiver released (backpressure).
  *
  * Shared indices of a pair TX(t) -> RX(r):
@@ -60,9 +61,18 @@ static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 		unm_notify(rkr);
 	}
 	/* A2: read what the receiver released; pairs with R2 in rxsync, so
-	 * the buffers it handed back are seen before we reuse the slots. */
+	 * the slots it handed back are seen before we reuse them. */
 	uint32_t cons = unm_load_acquire(&rkr->hwcur);
 	uint32_t tail = prv(cons, n);
+	/* Reclaim [old tail + 1, cons): take back the buffer each released
+	 * RX slot holds now (the receiver may have swapped it).  Pulling them
+	 * here instead of pushing them from rxsync keeps our TX slots in our
+	 * cache and only reads RX slots the receiver normally did not write. */
+	for (uint32_t j = nxt(kr->tx_hwtail, n); j != cons; j = nxt(j, n)) {
+		const struct netmap_slot *rs = &rxr->slot[j];
+		if (unm_unlikely(rs->buf_idx != ring->slot[j].buf_idx))
+			ring->slot[j] = *rs;
+	}
 	kr->rtail = tail;
 	kr->tx_hwtail = tail;
 	UNM_WRITE_ONCE(ring->tail, tail);
@@ -73,7 +83,6 @@ static int pipe_rxsync(struct unm_fd *f, struct unm_kref *k)
 {
 	struct netmap_ring *ring = k->ring;
 	struct unm_kring *kr = k->kr;
-	struct netmap_ring *txr = k->pring;
 	struct unm_kring *tkr = k->pkr;
 	const uint32_t n = kr->num_slots;
 	const uint32_t nbufs = f->map->meta->p.buf_num, bufsize = f->map->meta->p.buf_size;
@@ -85,16 +94,17 @@ static int pipe_rxsync(struct unm_fd *f, struct unm_kref *k)
 	}
 	uint32_t i = kr->hwcur;
 	if (i != head) {
-		/* give the released slots (maybe with swapped buffers) back */
+		/* Released slots go back to the sender, which pulls their
+		 * (possibly swapped) buffers when it reclaims them; check they
+		 * hold valid buffers first. */
 		for (; i != head; i = nxt(i, n)) {
 			const struct netmap_slot *s = &ring->slot[i];
 			if (unm_unlikely(s->buf_idx < 2 || s->buf_idx >= nbufs)) {
 				unm_ring_reinit(k, nbufs, bufsize);
 				return -1;
 			}
-			txr->slot[i] = *s;
 		}
-		/* R2: slots returned above are visible before the new consumer
+		/* R2: our slot contents are visible before the new consumer
 		 * index (pairs with A2 in txsync). */
 		unm_store_release(&kr->hwcur, head);
 		unm_notify(tkr);
@@ -319,7 +329,7 @@ int unm_pipe_lookup_locked(const char *name, struct nmreq_register *req,
 }
 
 /* Tear a pair down once neither end has a user.  A buffer is freed from
- * where it is now: for slots the receiver holds but has not released the
+ * where it is now: for slots sent and not yet reclaimed by the sender the
  * RX slot is authoritative (the receiver may have swapped it), otherwise
  * the TX slot. */
 void unm_pipe_destroy_locked(uint32_t port)
@@ -340,8 +350,11 @@ void unm_pipe_destroy_locked(uint32_t port)
 				uint32_t to = t->tx_obj + i, ro = x->rx_obj + i;
 				struct netmap_ring *tr = unm_ring_ptr(m, to), *rr = unm_ring_ptr(m, ro);
 				struct unm_kring *rk = unm_kring_ptr(m, ro);
-				uint32_t n = rk->num_slots, held = rk->hwcur, prod = rk->hwtail;
+				struct unm_kring *tk = unm_kring_ptr(m, to);
+				uint32_t n = rk->num_slots, prod = rk->hwtail;
+				uint32_t held = tk->tx_hwtail + 1 == n ? 0 : tk->tx_hwtail + 1;
 				for (uint32_t j = 0; j < n; j++) {
+					/* sent and not yet reclaimed: RX slot */
 					bool in_rx = held <= prod ? (j >= held && j < prod)
 								  : (j >= held || j < prod);
 					unm_buf_free(m, in_rx ? rr->slot[j].buf_idx

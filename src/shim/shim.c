@@ -429,6 +429,28 @@ static int scan(struct pollfd *fds, nfds_t n, struct unm_fd **nm)
 	return ready;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
+/* How long poll() busy-waits before sleeping: UNETMAP_SPIN_US (default 50,
+ * 0 disables). */
+static int64_t spin_ns(void)
+{
+	static int64_t v = -1;
+	if (v < 0) {
+		const char *e = getenv("UNETMAP_SPIN_US");
+		long us = e != NULL ? strtol(e, NULL, 10) : 50;
+		v = us < 0 ? 0 : (int64_t)us * 1000;
+	}
+	return v;
+}
+
 /* timeout_ns < 0: forever */
 static int poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *ss,
 		       bool use_ppoll)
@@ -454,6 +476,17 @@ static int poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const s
 	}
 	for (;;) {
 		int ready = scan(fds, n, nm);
+		/* Before sleeping, spin a little: when the peer is running on
+		 * another core, its next batch usually lands within a few
+		 * microseconds, far sooner than a sleep/wake-up round trip. */
+		if (ready == 0 && timeout_ns != 0 && others == 0) {
+			int64_t spin_end = unm_now_ns() + spin_ns();
+			while (ready == 0 && unm_now_ns() < spin_end) {
+				for (int k = 0; k < 32; k++)
+					cpu_relax();
+				ready = scan(fds, n, nm);
+			}
+		}
 		bool sleep = ready == 0;
 		bool short_sleep = false;
 		if (sleep) {

@@ -476,9 +476,10 @@ source_hwaddr(const char *ifname, char *buf, size_t len)
 void
 dump_payload(const char *p, int len, struct netmap_ring *ring, int cur)
 {
+	static const char hex[] = "0123456789abcdef";
 	const unsigned char *u = (const unsigned char *)p;
 	char line[96];
-	int i, j, n;
+	int i, j, n, col;
 
 	printf("ring %p cur %5d [buf %6d flags 0x%04x len %5d]\n",
 	    (void *)ring, cur, ring->slot[cur].buf_idx,
@@ -486,16 +487,15 @@ dump_payload(const char *p, int len, struct netmap_ring *ring, int cur)
 	for (i = 0; i < len; i += 16) {
 		n = len - i < 16 ? len - i : 16;
 		memset(line, ' ', sizeof(line));
-		snprintf(line, 8, "%5d: ", i);
-		line[7] = ' ';
+		col = snprintf(line, sizeof(line), "%5d: ", i);
+		line[col] = ' ';
 		for (j = 0; j < n; j++) {
-			static const char hex[] = "0123456789abcdef";
-
-			line[7 + 3 * j] = hex[u[i + j] >> 4];
-			line[8 + 3 * j] = hex[u[i + j] & 0xf];
-			line[55 + j] = isprint(u[i + j]) ? (char)u[i + j] : '.';
+			line[col + 3 * j] = hex[u[i + j] >> 4];
+			line[col + 3 * j + 1] = hex[u[i + j] & 0xf];
+			line[col + 48 + j] = isprint(u[i + j]) ?
+			    (char)u[i + j] : '.';
 		}
-		line[55 + n] = '\0';
+		line[col + 48 + n] = '\0';
 		printf("%s\n", line);
 	}
 }

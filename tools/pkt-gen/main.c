@@ -347,7 +347,8 @@ parse_args(struct glob_arg *g, int argc, char **argv)
 			usage(-1);
 		}
 	}
-	if (!w_seen && strncmp(g->ifname, "vale", 4) == 0)
+	if ((!w_seen && strncmp(g->ifname, "vale", 4) == 0) ||
+	    g->wait_link < 0)
 		g->wait_link = 0;
 }
 
@@ -722,13 +723,36 @@ start_threads(struct glob_arg *g)
 	return 0;
 }
 
-static void
-report_sleep(int ms)
+static int
+all_done(const struct glob_arg *g)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	int i;
 
-	/* a signal cuts the nap short, which is what we want */
-	nanosleep(&ts, NULL);
+	for (i = 0; i < g->nthreads; i++)
+		if (PG_GET(targs[i].used))
+			return 0;
+	return 1;
+}
+
+/*
+ * Sleep until the next report is due, in slices so that the last
+ * report and the summary follow the end of the workers (or a signal)
+ * promptly instead of a whole interval later.
+ */
+static void
+report_sleep(const struct glob_arg *g, struct timespec due)
+{
+	for (;;) {
+		int64_t left = ts_ns(ts_sub(due, pg_now()));
+		struct timespec nap = { 0, 50000000L };
+
+		if (left <= 0 || all_done(g))
+			return;
+		if (left < nap.tv_nsec)
+			nap.tv_nsec = (long)left;
+		if (nanosleep(&nap, NULL) != 0)
+			return;		/* interrupted by a signal */
+	}
 }
 
 /* -A: "[avg/std X/Y pps]" over the last PG_STATS_WIN reports. */
@@ -788,7 +812,9 @@ static void
 main_thread(struct glob_arg *g)
 {
 	struct pg_ctrs prev, cur;
-	struct timespec t_prev = pg_now(), t_cur;
+	struct timespec step = { g->report_interval / 1000,
+	    (long)(g->report_interval % 1000) * 1000000L };
+	struct timespec t_prev = pg_now(), t_cur, due = ts_add(t_prev, step);
 	int said_stop = 0;
 
 	memset(&prev, 0, sizeof(prev));
@@ -797,16 +823,24 @@ main_thread(struct glob_arg *g)
 		uint64_t usec, dp, db, de, pps;
 		int done;
 
-		report_sleep(g->report_interval);
+		report_sleep(g, due);
 		if (pg_cancelled() && !said_stop) {
 			said_stop = 1;
 			PGLOG("received control-C on thread %p",
 			    (void *)pthread_self());
 		}
 		t_cur = pg_now();
+		if (ts_ns(ts_sub(t_cur, due)) >= 0) {
+			due = ts_add(due, step);
+			if (ts_ns(ts_sub(t_cur, due)) >= 0)
+				due = ts_add(t_cur, step);	/* fell behind */
+		}
 		usec = (uint64_t)(ts_ns(ts_sub(t_cur, t_prev)) / 1000);
-		if (usec < 10000)	/* too short to mean anything */
+		/* too short to mean anything, unless it is the last one */
+		if (usec < 10000 && !all_done(g))
 			continue;
+		if (usec == 0)
+			usec = 1;
 		done = sample(g, &cur);
 		dp = cur.pkts - prev.pkts;
 		db = cur.bytes - prev.bytes;

@@ -18,7 +18,8 @@
 #define TX_POLL_MS	2000
 #define RX_POLL_MS	1000
 #define PING_POLL_MS	3000
-#define FLUSH_LIMIT_NS	2000000000LL	/* give up draining TX after 2 s */
+#define FLUSH_LIMIT_SEC	2	/* give up draining TX after that long */
+#define SEQ_REORDER_WINDOW 65536u	/* further behind: sender restarted */
 
 static int
 set_affinity(struct targ *t)
@@ -217,6 +218,10 @@ tx_prepare(struct targ *t)
 	struct netmap_if *nifp = t->nmd->nifp;
 	int first = t->nmd->first_tx_ring, last = t->nmd->last_tx_ring, i;
 
+	if (first > last) {
+		PGLOG("no TX ring bound on %s", t->g->ifname);
+		return -1;
+	}
 	if (tx_setup_frags(t, NETMAP_TXRING(nifp, first)) < 0)
 		return -1;
 	/* every buffer gets the frame the first time it is used */
@@ -264,7 +269,8 @@ tx_flush(struct targ *t)
 	PGLOG("flush tail %d head %d on thread %p", ring->tail, ring->head,
 	    (void *)pthread_self());
 	ioctl(t->fd, NIOCTXSYNC, NULL);
-	deadline = ts_add(pg_now(), (struct timespec){ 2, 0 });
+	deadline = pg_now();
+	deadline.tv_sec += FLUSH_LIMIT_SEC;
 	while (!pg_cancelled() && (i = any_tx_pending(t)) >= 0) {
 		ring = NETMAP_TXRING(t->nmd->nifp, i);
 		if (ts_ns(ts_sub(deadline, pg_now())) <= 0) {
@@ -279,7 +285,11 @@ tx_flush(struct targ *t)
 	}
 }
 
-/* Wait for room; 0 to go on filling, -1 to stop. */
+/*
+ * Wait for room: 0 to go on filling (also after a timeout, the rings
+ * are looked at anyway), 1 to stop because we were told to, -1 on a
+ * port error.
+ */
 static int
 tx_wait(struct targ *t, struct pollfd *pfd)
 {
@@ -287,7 +297,7 @@ tx_wait(struct targ *t, struct pollfd *pfd)
 
 	if (rv <= 0) {
 		if (pg_cancelled())
-			return -1;
+			return 1;
 		PGLOG("poll error on queue %d: %s", t->me,
 		    rv ? strerror(errno) : "timeout");
 	}
@@ -309,7 +319,7 @@ tx_run(struct targ *t)
 	uint64_t sent = 0, bytes = 0, events = 0;
 	struct timespec next;
 	int64_t tosend = 0;
-	int i, ok = 0;
+	int i, rv, ok = 0;
 
 	PGLOG("start, fd %d main_fd %d", t->fd, g->main_fd);
 	if (set_affinity(t) < 0 || tx_prepare(t) < 0)
@@ -321,7 +331,9 @@ tx_run(struct targ *t)
 			next = ts_add(next, g->tx_period);
 			wait_until(next);
 		}
-		if (tx_wait(t, &pfd) < 0)
+		if ((rv = tx_wait(t, &pfd)) < 0)
+			goto quit;
+		if (rv > 0)
 			break;
 		if (g->options & OPT_TS)
 			t->batch_ts = pg_now();
@@ -404,10 +416,16 @@ seq_packet(struct seq_state *ss, unsigned int len)
 		ss->lost += delta;
 		ss->expected = ss->cur + 1;
 	} else {
-		/* late or repeated: count it, keep waiting for expected */
+		/*
+		 * Late or repeated: count it and keep waiting for the
+		 * expected number, unless it is so far behind that the
+		 * sender must have started over.
+		 */
 		PGRLOG(2, "Sequence OUT OF ORDER: exp %u found %u",
 		    ss->expected, ss->cur);
 		ss->ooo++;
+		if (ss->expected - ss->cur > SEQ_REORDER_WINDOW)
+			ss->expected = ss->cur + 1;
 	}
 }
 
@@ -674,6 +692,10 @@ ping_body(void *data)
 		PGLOG("can only ping with 1 thread");
 		goto quit;
 	}
+	if (t->nmd->first_tx_ring > t->nmd->last_tx_ring) {
+		PGLOG("no TX ring bound on %s", g->ifname);
+		goto quit;
+	}
 	if (set_affinity(t) < 0)
 		goto quit;
 	rtt_reset(&iv);
@@ -801,6 +823,11 @@ pong_body(void *data)
 
 	if (t->g->nthreads > 1) {
 		PGLOG("can only reply ping with 1 thread");
+		finish(t, 0);
+		return NULL;
+	}
+	if (t->nmd->first_tx_ring > t->nmd->last_tx_ring) {
+		PGLOG("no TX ring bound on %s", t->g->ifname);
 		finish(t, 0);
 		return NULL;
 	}
