@@ -70,10 +70,14 @@ struct unm_kring {
 	uint32_t port;		/* registry index of the owning port */
 	uint64_t ring_off;	/* offset of the netmap_ring in the region */
 
-	/* owner side: written by the sync of this ring only */
+	/* owner side, read by the peer: written by this ring's sync only
+	 * when it moves, so a spinning owner does not disturb the reader */
 	_Alignas(UNM_CACHELINE) uint32_t hwcur;	/* next slot to hand over (TX) or
 						 * to be released (RX) */
-	uint32_t rhead, rtail;	/* head/tail as of the last sync (validation) */
+
+	/* owner side, private: nobody else reads these on the fast path */
+	_Alignas(UNM_CACHELINE) uint32_t rhead, rtail;	/* head/tail as of the
+							 * last sync */
 	uint32_t busy;		/* pid running a sync on this ring, 0 = idle */
 	uint32_t tx_hwtail;	/* TX: last tail published to the user */
 
