@@ -134,11 +134,11 @@ int unm_lock(void)
 		return -(errno ? errno : EIO);
 	int ret = pthread_mutex_lock(&r->lock);
 	if (ret == EOWNERDEAD) {
-		/* A process died inside a control operation.  Every operation
-		 * keeps the tables consistent at each step that matters; what
-		 * it may have left behind are registrations of dead holders,
-		 * which a forced collection releases. */
+		/* A process died inside a control operation: rebuild the
+		 * derived counters from the committed registrations, then
+		 * release the registrations of dead holders. */
 		pthread_mutex_consistent(&r->lock);
+		unm_repair_locked();
 		unm_gc_locked(true);
 		return 0;
 	}

@@ -75,3 +75,13 @@ bool unm_pid_alive(pid_t pid)
 		return false;
 	return kill(pid, 0) == 0 || errno == EPERM;
 }
+
+/* Deterministic fault points for the crash tests: when UNETMAP_FAULT names
+ * `point`, the process kills itself there (SIGKILL, as an external kill -9
+ * would).  Control paths only. */
+void unm_fault(const char *point)
+{
+	const char *want = getenv("UNETMAP_FAULT");
+	if (want != NULL && strcmp(want, point) == 0)
+		raise(SIGKILL);
+}

@@ -237,6 +237,7 @@ void unm_clearerr(void);
 int64_t unm_now_ns(void);
 bool unm_pid_alive(pid_t pid);
 extern int unm_verbose;
+void unm_fault(const char *point);
 
 /* real libc entry points (shim.c) */
 int unm_real_open(const char *path, int flags, mode_t mode);
@@ -327,6 +328,7 @@ int unm_ctl(struct unm_fd *f, struct nmreq_header *hdr);
 int unm_fd_attach(struct unm_fd *f);	/* build the local view of a binding */
 void unm_fd_detach(struct unm_fd *f);
 int unm_unregister(struct unm_fd *f);
+void unm_repair_locked(void);
 int unm_legacy_ioctl(struct unm_fd *f, unsigned long req, void *arg);
 
 /* shim.c */

@@ -217,6 +217,7 @@ static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_
 	}
 	if ((ret = unm_lock()) < 0)
 		return ret;
+	unm_fault("register-locked");
 	unm_gc_locked(false);
 	if (req->nr_mem_id != 0 && (ret = unm_mem_get_locked(req->nr_mem_id)) < 0)
 		goto out;
@@ -274,7 +275,6 @@ static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_
 	nifp->ni_bufs_head = head;
 
 	struct unm_reg *g = &r->regs[f->reg];
-	g->state = UNM_REG_BOUND;
 	g->port = pidx;
 	g->mem_id = p->mem_id;
 	g->mem_gen = p->mem_gen;
@@ -290,6 +290,11 @@ static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_
 	bind_rings(m, p, g, f->reg, +1);
 	p->refs++;
 	unm_mem_ref_locked(p->mem_id);
+	unm_fault("register-half");	/* counters updated, not committed */
+	/* commit point: unm_repair_locked() rebuilds every counter from the
+	 * registrations in state BOUND, so dying before this store leaves
+	 * nothing behind that a repair does not undo */
+	g->state = UNM_REG_BOUND;
 
 	req->nr_offset = if_off;
 	req->nr_memsize = m->meta->memsize;
@@ -650,4 +655,124 @@ int unetmap_mem_stats(uint16_t id, struct unetmap_mem_stats *st)
 	unm_map_put(m);
 	unm_unlock();
 	return 0;
+}
+
+/* ---- crash repair ---------------------------------------------------------- */
+
+/* After a process died holding the registry lock, rebuild every derived
+ * counter from the committed registrations (state BOUND): port references,
+ * ring users/exclusive flags/waiter slots, netmap_if allocations and region
+ * users; then drop ports nobody uses.  Buffers a dying registration was
+ * moving cannot be traced and are not recovered here (they return when the
+ * region is destroyed). */
+void unm_repair_locked(void)
+{
+	struct unm_registry *r = unm_registry();
+	static uint32_t users[UNM_MAX_MEMS];
+
+	memset(users, 0, sizeof(users));
+	for (uint32_t i = 0; i < r->port_hwm; i++) {
+		struct unm_port *p = &r->ports[i];
+		p->refs = 0;
+		p->children = 0;
+	}
+	for (uint32_t i = 0; i < r->port_hwm; i++) {
+		struct unm_port *p = &r->ports[i];
+		if (p->kind == UNM_PORT_PIPE_PARENT || p->kind == UNM_PORT_NULL)
+			users[p->mem_id]++;
+		if (p->kind == UNM_PORT_PIPE && p->parent < UNM_MAX_PORTS &&
+		    strchr(p->name, '{') != NULL && p->is_master)
+			r->ports[p->parent].children++;
+	}
+	for (uint32_t i = 0; i < r->reg_hwm; i++) {
+		struct unm_reg *g = &r->regs[i];
+		if (g->state != UNM_REG_BOUND)
+			continue;
+		r->ports[g->port].refs++;
+		users[g->mem_id]++;
+	}
+	/* rings: recount users and exclusive holders, keep the waiter slots of
+	 * live bindings where they are (processes cache their index) */
+	for (uint32_t i = 0; i < r->port_hwm; i++) {
+		struct unm_port *p = &r->ports[i];
+		if (p->kind != UNM_PORT_PIPE && p->kind != UNM_PORT_NULL)
+			continue;
+		struct unm_map *m = unm_map_get(p->mem_id, p->mem_gen);
+		if (m == NULL)
+			continue;
+		for (int d = 0; d < 2; d++) {
+			uint32_t cnt = d ? p->nrx : p->ntx, obj = d ? p->rx_obj : p->tx_obj;
+			for (uint32_t k = 0; k < cnt; k++) {
+				struct unm_kring *kr = unm_kring_ptr(m, obj + k);
+				kr->users = kr->excl = 0;
+				for (int w = 0; w < UNM_KR_WAITERS; w++) {
+					uint32_t reg = kr->waiter[w].reg;
+					if (kr->waiter[w].gen == 0)
+						continue;
+					struct unm_reg *g = reg < UNM_MAX_REGS ? &r->regs[reg] : NULL;
+					uint32_t first = g ? (d ? g->rx_first : g->tx_first) : 0;
+					uint32_t last = g ? (d ? g->rx_last : g->tx_last) : 0;
+					if (g == NULL || g->state != UNM_REG_BOUND ||
+					    g->gen != kr->waiter[w].gen || g->port != i ||
+					    k < first || k >= last)
+						unm_waiter_del_locked(kr, reg, kr->waiter[w].gen);
+				}
+			}
+		}
+		for (uint32_t j = 0; j < r->reg_hwm; j++) {
+			struct unm_reg *g = &r->regs[j];
+			if (g->state != UNM_REG_BOUND || g->port != i)
+				continue;
+			for (int d = 0; d < 2; d++) {
+				uint32_t first = d ? g->rx_first : g->tx_first;
+				uint32_t last = d ? g->rx_last : g->tx_last;
+				uint32_t obj = d ? p->rx_obj : p->tx_obj;
+				for (uint32_t k = first; k < last; k++) {
+					struct unm_kring *kr = unm_kring_ptr(m, obj + k);
+					kr->users++;
+					if (g->flags & NR_EXCLUSIVE)
+						kr->excl = 1;
+					bool have = false;
+					for (int w = 0; w < UNM_KR_WAITERS; w++)
+						have |= kr->waiter[w].reg == j &&
+							kr->waiter[w].gen == g->gen;
+					if (!have)
+						unm_waiter_add_locked(kr, j, g->gen);
+				}
+			}
+		}
+		unm_map_put(m);
+	}
+	/* netmap_if objects: exactly those of committed registrations */
+	for (uint32_t id = 1; id < UNM_MAX_MEMS; id++) {
+		struct unm_mem_ent *e = &r->mems[id];
+		if (!e->live)
+			continue;
+		struct unm_map *m = unm_map_get((uint16_t)id, e->gen);
+		if (m != NULL) {
+			uint64_t *bm = (uint64_t *)((char *)m->meta + m->meta->if_bm_off);
+			memset(bm, 0, (m->meta->p.if_num + 63) / 64 * 8);
+			m->meta->if_free = m->meta->p.if_num;
+			for (uint32_t j = 0; j < r->reg_hwm; j++) {
+				struct unm_reg *g = &r->regs[j];
+				if (g->state == UNM_REG_BOUND && g->mem_id == id &&
+				    g->mem_gen == e->gen && g->if_obj < m->meta->p.if_num &&
+				    !(bm[g->if_obj / 64] >> (g->if_obj % 64) & 1)) {
+					bm[g->if_obj / 64] |= 1ULL << (g->if_obj % 64);
+					m->meta->if_free--;
+				}
+			}
+			unm_map_put(m);
+		}
+		e->users = id == 1 ? users[id] + 1 : users[id];
+	}
+	for (uint32_t i = 0; i < r->port_hwm; i++)
+		port_put_if_unused(i);
+	for (uint32_t id = 2; id < UNM_MAX_MEMS; id++) {
+		struct unm_mem_ent *e = &r->mems[id];
+		if (e->live && e->users == 0) {
+			e->users = 1;
+			unm_mem_unref_locked((uint16_t)id);
+		}
+	}
 }
