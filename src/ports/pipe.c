@@ -87,10 +87,13 @@ static int pipe_rxsync(struct unm_fd *f, struct unm_kref *k)
 	const uint32_t n = kr->num_slots;
 	const uint32_t nbufs = f->map->meta->p.buf_num, bufsize = f->map->meta->p.buf_size;
 	uint32_t head;
+	int ret = 0;
 
 	if (unm_unlikely(unm_rx_prologue(k, &head) < 0)) {
+		/* as netmap: reset the ring, but still import new frames */
 		unm_ring_reinit(k, nbufs, bufsize);
-		return -1;
+		head = kr->hwcur;
+		ret = -1;
 	}
 	uint32_t i = kr->hwcur;
 	if (i != head) {
@@ -99,21 +102,25 @@ static int pipe_rxsync(struct unm_fd *f, struct unm_kref *k)
 		 * hold valid buffers first. */
 		for (; i != head; i = nxt(i, n)) {
 			const struct netmap_slot *s = &ring->slot[i];
-			if (unm_unlikely(s->buf_idx < 2 || s->buf_idx >= nbufs)) {
-				unm_ring_reinit(k, nbufs, bufsize);
-				return -1;
-			}
+			if (unm_unlikely(s->buf_idx < 2 || s->buf_idx >= nbufs))
+				break;
 		}
-		/* R2: our slot contents are visible before the new consumer
-		 * index (pairs with A2 in txsync). */
-		unm_store_release(&kr->hwcur, head);
-		unm_notify(tkr);
+		if (unm_unlikely(i != head)) {
+			unm_ring_reinit(k, nbufs, bufsize);
+			head = kr->hwcur;
+			ret = -1;
+		} else {
+			/* R2: our slot contents are visible before the new
+			 * consumer index (pairs with A2 in txsync). */
+			unm_store_release(&kr->hwcur, head);
+			unm_notify(tkr);
+		}
 	}
 	/* A1: pairs with R1 in txsync */
 	uint32_t prod = unm_load_acquire(&kr->hwtail);
 	kr->rtail = prod;
 	UNM_WRITE_ONCE(ring->tail, prod);
-	return 0;
+	return ret;
 }
 
 const struct unm_port_ops unm_pipe_ops = {
