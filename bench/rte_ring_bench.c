@@ -26,7 +26,6 @@
  *        defaults: 1024 slots, bulk 32, 3 s, 0.5 s, CPU0 -> CPU1.
  */
 #include <dirent.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdint.h>

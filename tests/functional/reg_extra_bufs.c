@@ -152,6 +152,47 @@ int main(void)
 	CHECK(buf_free(mem) == free0, "after double swap buf_free %u, want %u", buf_free(mem),
 	      free0);
 
+	/* ---- a REGISTER that fails after allocating (unconsumed option) leaks nothing ---- */
+	{
+		struct nmreq_register reg;
+		struct nmreq_header h;
+		struct nmreq_option opt;
+		memset(&reg, 0, sizeof(reg));
+		reg.nr_mode = NR_REG_ALL_NIC;
+		reg.nr_extra_bufs = 50;
+		memset(&opt, 0, sizeof(opt));
+		opt.nro_reqtype = 1000;
+		memset(&h, 0, sizeof(h));
+		h.nr_version = NETMAP_API;
+		h.nr_reqtype = NETMAP_REQ_REGISTER;
+		snprintf(h.nr_name, sizeof(h.nr_name), "eb{9");
+		h.nr_body = (uintptr_t)&reg;
+		h.nr_options = (uintptr_t)&opt;
+		int fd = open("/dev/netmap", O_RDWR);
+		REQUIRE(fd >= 0, "open /dev/netmap");
+		CHECK_ERRNO(ioctl(fd, NIOCCTRL, &h), EOPNOTSUPP);
+		CHECK(buf_free(mem) == free0, "failed register with extra bufs: buf_free %u, want %u",
+		      buf_free(mem), free0);
+		/* requests that create a pipe only for the call */
+		struct nmreq_port_info_get pi;
+		memset(&pi, 0, sizeof(pi));
+		h.nr_reqtype = NETMAP_REQ_PORT_INFO_GET;
+		h.nr_body = (uintptr_t)&pi;
+		h.nr_options = 0;
+		snprintf(h.nr_name, sizeof(h.nr_name), "eb{7");
+		CHECK(ioctl(fd, NIOCCTRL, &h) == 0, "info eb{7: %s", strerror(errno));
+		CHECK(pi.nr_mem_id == mem, "transient pipe in region %u", pi.nr_mem_id);
+		struct nmreq_pools_info pl;
+		memset(&pl, 0, sizeof(pl));
+		h.nr_reqtype = NETMAP_REQ_POOLS_INFO_GET;
+		h.nr_body = (uintptr_t)&pl;
+		snprintf(h.nr_name, sizeof(h.nr_name), "eb{8");
+		CHECK(ioctl(fd, NIOCCTRL, &h) == 0, "pools eb{8: %s", strerror(errno));
+		CHECK(buf_free(mem) == free0, "transient pipes: buf_free %u, want %u", buf_free(mem),
+		      free0);
+		close(fd);
+	}
+
 	/* ---- more than the pool holds: the reply says how many were obtained ---- */
 	setenv("UNETMAP_BUF_NUM", "2000", 1);
 	struct nmport_d *sm = nmport_open("netmap:ebsmall{1@conf:slots=64");

@@ -114,6 +114,18 @@ int main(void)
 	uint32_t hw = 15, tl = 4;
 	expect_ring(ta, hw, tl, "baseline");
 
+	/* legal: cur ahead of head, up to tail, is a wake-up point and no error */
+	ta->head = hw;
+	ta->cur = hw + 5;
+	txsync(a);
+	CHECK(ta->head == hw && ta->cur == hw + 5 && ta->tail == tl,
+	      "tx cur ahead of head was changed: %u/%u/%u", ta->head, ta->cur, ta->tail);
+	struct pollfd p0 = { .fd = a->fd, .events = POLLOUT };
+	int r0 = poll(&p0, 1, 0);
+	CHECK(r0 == 1 && p0.revents == POLLOUT, "tx cur ahead: poll %d revents %#x", r0,
+	      p0.revents);
+	ta->cur = hw;
+
 	uint32_t snap[SLOTS];
 	for (unsigned j = 0; j < SLOTS; j++)
 		snap[j] = ta->slot[j].buf_idx;
@@ -219,7 +231,19 @@ int main(void)
 	uint32_t rh = hw, rt = hw + 6;	/* RX hwcur / tail */
 	hw += 6;
 	expect_ring(rb, rh, rt, "rx baseline");
-	CHECK(rb->tail == rt && rb->head == rh, "rx state");
+	/* legal: cur == tail; poll readiness is cur != tail, not head != tail */
+	rb->cur = rt;
+	rxsync(b, rb);
+	CHECK(rb->head == rh && rb->cur == rt && rb->tail == rt, "rx cur = tail changed: %u/%u/%u",
+	      rb->head, rb->cur, rb->tail);
+	p0 = (struct pollfd){ .fd = b->fd, .events = POLLIN };
+	r0 = poll(&p0, 1, 0);
+	CHECK(r0 == 0 && p0.revents == 0, "rx cur == tail: poll %d revents %#x, want not ready",
+	      r0, p0.revents);
+	rb->cur = rh;
+	r0 = poll(&p0, 1, 0);
+	CHECK(r0 == 1 && p0.revents == POLLIN, "rx cur == head: poll %d revents %#x", r0,
+	      p0.revents);
 	for (int use_poll = 0; use_poll < 2; use_poll++) {
 		const char *how = use_poll ? "poll" : "ioctl";
 		char what[96];
