@@ -56,8 +56,10 @@ $(BUILD)/tests/%: tests/%.c tests/testlib.h $(LIB)
 
 check: check-plain check-asan check-tsan
 
+SCRIPT_TESTS := $(wildcard tests/scripts/*.sh)
+
 check-plain: all
-	BUILD=$(BUILD) tests/run.sh $(TESTS)
+	BUILD=$(BUILD) tests/run.sh $(TESTS) $(SCRIPT_TESTS)
 
 check-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \

@@ -193,10 +193,24 @@ int main(void)
 			send_frames(m, k, xm ? (unsigned)i % 4 + 1 : 0, (uint32_t)i * 100);
 			unsigned got = recv_frames(s, k / 2, xs ? 2 : 0, (uint32_t)i * 100);
 			CHECK(got == k / 2, "cycle %d: got %u want %u", i, got, k / 2);
+			/* the slave swaps the buffer of a frame it holds and
+			 * never releases (teardown must free the swapped one) */
+			struct netmap_ring *sr = rxr(s);
+			if (xs && !nm_ring_empty(sr) && s->nifp->ni_bufs_head != 0) {
+				struct netmap_slot *sl = &sr->slot[sr->head];
+				uint32_t y = s->nifp->ni_bufs_head;
+				s->nifp->ni_bufs_head = *link_of(sr, y);
+				*link_of(sr, sl->buf_idx) = s->nifp->ni_bufs_head;
+				s->nifp->ni_bufs_head = sl->buf_idx;
+				sl->buf_idx = y;
+				sl->flags |= NS_BUF_CHANGED;
+			}
 			/* slave -> master, never read */
 			send_frames(s, (unsigned)i % 7, xs ? 1 : 0, 7);
-			/* master reclaims what the slave released */
-			CHECK(ioctl(m->fd, NIOCTXSYNC, NULL) == 0, "txsync");
+			/* every other time the master reclaims what the slave
+			 * released before the close, else teardown does */
+			if ((i / 10) % 2 == 0)
+				CHECK(ioctl(m->fd, NIOCTXSYNC, NULL) == 0, "txsync");
 			if (xm)
 				CHECK(list_len(m) == xm, "cycle %d: master list %u", i, list_len(m));
 			if (xs)

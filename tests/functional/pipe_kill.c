@@ -337,6 +337,87 @@ int main(void)
 	fprintf(stderr, "part B: first receiver read %u (last %u), second started at %u\n",
 		last + 1, last, sh->first);
 
+	/* ============ part C: killed while spinning in a sync ============= */
+	/* A process killed inside txsync/rxsync leaves the ring's busy flag
+	 * naming a dead process; the next process must take the ring over
+	 * (reference §1.6: a second syncer skips only while the first runs).
+	 * Each child sends (or receives) one frame, then spins on the sync
+	 * ioctl until it is killed, so most kills land inside a sync; each
+	 * next child must still get its frame through. */
+	struct nmport_d *CR = nmport_open("netmap:kc}1");
+	REQUIRE(CR != NULL, "open kc}1: %s", strerror(errno));
+	struct netmap_ring *crr = rxr(CR);
+	for (uint32_t round = 0; round < 20 && t_failures < 10; round++) {
+		pid_t c = fork();
+		REQUIRE(c >= 0, "fork");
+		if (c == 0) {
+			alarm(20);
+			struct nmport_d *d = nmport_open("netmap:kc{1");
+			if (d == NULL)
+				_exit(10);
+			struct netmap_ring *r = txr(d);
+			uint32_t sq = round;
+			fill(r, &sq, round + 1);
+			for (int64_t end = unm_test_now_ms() + 15000; unm_test_now_ms() < end;)
+				ioctl(d->fd, NIOCTXSYNC, NULL);
+			_exit(11);
+		}
+		struct pollfd p = { .fd = CR->fd, .events = POLLIN };
+		int r = poll(&p, 1, 5000);
+		CHECK(r == 1 && !nm_ring_empty(crr), "round %u: the sender's frame did not arrive "
+		      "(previous sender killed in txsync?)", round);
+		if (!nm_ring_empty(crr)) {
+			CHECK(slot_seq(crr) == round, "round %u: got seq %u", round, slot_seq(crr));
+			crr->head = crr->cur = nm_ring_next(crr, crr->head);
+		}
+		usleep((round % 5) * 300);
+		kill(c, SIGKILL);
+		waitpid(c, &st, 0);
+		CHECK(WIFSIGNALED(st), "round %u: sender status 0x%x", round, st);
+	}
+	struct nmport_d *CT = nmport_open("netmap:kd{1");
+	REQUIRE(CT != NULL, "open kd{1: %s", strerror(errno));
+	struct netmap_ring *ctr = txr(CT);
+	seq = 0;
+	for (uint32_t round = 0; round < 20 && t_failures < 10; round++) {
+		memset(sh, 0, sizeof(*sh));
+		sh->stop_at = UINT32_MAX;
+		pid_t c = fork();
+		REQUIRE(c >= 0, "fork");
+		if (c == 0) {
+			alarm(20);
+			struct nmport_d *d = nmport_open("netmap:kd}1");
+			if (d == NULL)
+				_exit(10);
+			struct netmap_ring *r = rxr(d);
+			sh->ready = 1;
+			for (int64_t end = unm_test_now_ms() + 15000; unm_test_now_ms() < end;) {
+				ioctl(d->fd, NIOCRXSYNC, NULL);
+				while (!nm_ring_empty(r)) {
+					sh->last = slot_seq(r);
+					sh->count++;
+					advance(r, nm_ring_next(r, r->head));
+				}
+			}
+			_exit(11);
+		}
+		REQUIRE(wait_ready(sh), "round %u: receiver did not start", round);
+		uint32_t want = seq;
+		fill(ctr, &seq, seq + 1);
+		CHECK(ioctl(CT->fd, NIOCTXSYNC, NULL) == 0, "txsync");
+		for (int i = 0; i < 1000 && sh->count == 0; i++)
+			usleep(5000);
+		CHECK(sh->count == 1 && sh->last == want, "round %u: receiver got %u frames, last "
+		      "%u, want seq %u (previous receiver killed in rxsync?)", round, sh->count,
+		      sh->last, want);
+		usleep((round % 5) * 300);
+		kill(c, SIGKILL);
+		waitpid(c, &st, 0);
+		CHECK(WIFSIGNALED(st), "round %u: receiver status 0x%x", round, st);
+	}
+	nmport_close(CR);
+	nmport_close(CT);
+
 	/* ================= teardown ====================================== */
 	nmport_close(R);
 	nmport_close(T);

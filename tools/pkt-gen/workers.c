@@ -257,32 +257,35 @@ any_tx_pending(struct targ *t)
 /*
  * Push out what is still queued and wait until the port has taken it,
  * but not forever: a peer that went away must not keep us here.
+ * Returns the end time of the run: now, or when the wait began if it
+ * was given up (time spent waiting for nothing is not sending time).
  */
-static void
+static struct timespec
 tx_flush(struct targ *t)
 {
 	struct netmap_ring *ring;
-	struct timespec deadline;
+	struct timespec start, deadline;
 	int i;
 
 	ring = NETMAP_TXRING(t->nmd->nifp, t->nmd->first_tx_ring);
 	PGLOG("flush tail %d head %d on thread %p", ring->tail, ring->head,
 	    (void *)pthread_self());
 	ioctl(t->fd, NIOCTXSYNC, NULL);
-	deadline = pg_now();
+	deadline = start = pg_now();
 	deadline.tv_sec += FLUSH_LIMIT_SEC;
 	while (!pg_cancelled() && (i = any_tx_pending(t)) >= 0) {
 		ring = NETMAP_TXRING(t->nmd->nifp, i);
 		if (ts_ns(ts_sub(deadline, pg_now())) <= 0) {
 			PGLOG("giving up: ring %d still has tail %d head %d",
 			    i, ring->tail, ring->head);
-			break;
+			return start;
 		}
 		PGRLOG(5, "pending tx tail %d head %d on ring %d",
 		    ring->tail, ring->head, i);
 		ioctl(t->fd, NIOCTXSYNC, NULL);
 		usleep(1);
 	}
+	return pg_now();
 }
 
 /*
@@ -365,8 +368,7 @@ tx_run(struct targ *t)
 			}
 		}
 	}
-	tx_flush(t);
-	t->toc = pg_now();
+	t->toc = tx_flush(t);
 	ok = 1;
 quit:
 	publish(t, sent, bytes, events);
@@ -565,6 +567,8 @@ rx_run(struct targ *t)
 	t->toc = pg_now();
 	ok = 1;
 quit:
+	/* hand the consumed slots back, so that the sender sees them go */
+	ioctl(t->fd, NIOCRXSYNC, NULL);
 	publish(t, pkts, bytes, events);
 	finish(t, ok);
 	return NULL;
