@@ -117,8 +117,7 @@ struct targ {
 
 	uint64_t npackets;	/* this thread's share, UINT64_MAX = forever */
 	unsigned short seed[3];
-	unsigned int frags;
-	unsigned int frag_size;
+	unsigned int frag_size;	/* bytes per slot of a multi-slot packet */
 
 	int copy_each;		/* rewrite every buffer for every packet */
 	int vary_addr;		/* address/port changes per packet */

@@ -206,7 +206,6 @@ tx_setup_frags(struct targ *t, struct netmap_ring *ring)
 		    len, nf, fs, PG_MAX_FRAGS);
 		return -1;
 	}
-	t->frags = nf;
 	t->frag_size = fs;
 	PGLOG("frags %u frag_size %u", nf, fs);
 	return 0;
