@@ -109,7 +109,7 @@ stop() {
 }
 
 # ---------------------------------------------------------------- build
-SKIP_PIPE= SKIP_SPSC= SKIP_RTE= SKIP_SYNC=
+SKIP_PIPE='' SKIP_SPSC='' SKIP_RTE='' SKIP_SYNC=''
 
 log "bench: building into $BB/"
 if ! $CC $CFLAGS bench/spsc_ring.c -o "$BB/spsc_ring" 2>"$TMPD/cc_spsc.log"; then
@@ -123,6 +123,7 @@ if ! pkg-config --exists libdpdk 2>/dev/null; then
 		pkg-config --exists libdpdk 2>/dev/null || tail -5 "$TMPD/apt.log" >&2
 	fi
 fi
+# shellcheck disable=SC2046 # pkg-config output is a list of words on purpose
 if ! pkg-config --exists libdpdk 2>/dev/null; then
 	SKIP_RTE="skipped (libdpdk-dev missing)"
 elif ! $CC $CFLAGS $(pkg-config --cflags libdpdk) bench/rte_ring_bench.c -o "$BB/rte_ring_bench" \
