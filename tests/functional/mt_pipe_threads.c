@@ -1,4 +1,4 @@
-/* Description: two threads of one process stream 2 million frames through a pipe with poll()/NIOC*SYNC, in order; then a second thread hammering NIOCRXSYNC on the receiver's fd corrupts nothing. */
+/* Description: threads of one process poll idle pipes at once, stream 2 million frames through a pipe with poll()/NIOC*SYNC in order, and a thread hammering NIOCRXSYNC on the receiver fd corrupts nothing. */
 /*
  * Reference §4.4 (pipes: zero copy, no drops), §1.10 (poll: implicit
  * txsync, rxsync for POLLIN, ready iff cur != tail; a pipe txsync wakes the
@@ -172,6 +172,22 @@ static void *receiver(void *p)
 	return NULL;
 }
 
+/* phase 0: threads that poll idle ports at the same time */
+static pthread_barrier_t bar0;
+
+static void *idle_poller(void *p)
+{
+	struct nmport_d *d = p;
+	int bad = 0;
+	pthread_barrier_wait(&bar0);
+	for (int i = 0; i < 20; i++) {
+		struct pollfd pf = { .fd = d->fd, .events = POLLIN };
+		if (poll(&pf, 1, 1) != 0)
+			bad++;
+	}
+	return (void *)(intptr_t)bad;
+}
+
 /* phase 2: a thread that only calls NIOCRXSYNC on the receiver's fd */
 static int stop_syncer;	/* atomic */
 static uint64_t syncer_calls;
@@ -222,11 +238,29 @@ int main(void)
 	poll_init();
 	deadline = unm_test_now_ms() + LIMIT_MS;
 
-	/* ---------------- phase 1 ---------------------------------------- */
 	struct nmport_d *a = nmport_open("netmap:X{1");
 	REQUIRE(a != NULL, "open X{1: %s", strerror(errno));
 	struct nmport_d *b = nmport_open("netmap:X}1");
 	REQUIRE(b != NULL, "open X}1: %s", strerror(errno));
+
+	/* ---------------- phase 0 ---------------------------------------- */
+	/* the first poll() calls of the process, in two threads at once, on
+	 * two idle fds: they share no ring, so nothing orders them and any
+	 * state poll() shares between threads must be synchronised */
+	{
+		pthread_t p0, p1;
+		void *r0, *r1;
+		REQUIRE(pthread_barrier_init(&bar0, NULL, 2) == 0, "barrier");
+		REQUIRE(pthread_create(&p0, NULL, idle_poller, a) == 0, "pthread_create");
+		REQUIRE(pthread_create(&p1, NULL, idle_poller, b) == 0, "pthread_create");
+		pthread_join(p0, &r0);
+		pthread_join(p1, &r1);
+		pthread_barrier_destroy(&bar0);
+		CHECK(r0 == NULL && r1 == NULL, "idle poll(POLLIN, 1) returned non-zero %ld/%ld "
+		      "times", (long)(intptr_t)r0, (long)(intptr_t)r1);
+	}
+
+	/* ---------------- phase 1 ---------------------------------------- */
 	struct unetmap_mem_stats st0, st1;
 	REQUIRE(unetmap_mem_stats(a->reg.nr_mem_id, &st0) == 0, "stats");
 

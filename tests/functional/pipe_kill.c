@@ -1,4 +1,4 @@
-/* Description: SIGKILL of the sending or the receiving process of a pipe while traffic flows: the surviving end keeps working, a new process re-attaches and the frames continue in order; no registration FIFO is left behind. */
+/* Description: SIGKILL of the sending or receiving process of a pipe (while traffic flows, and while it spins in a sync) leaves the other end working; a new process re-attaches and frames continue in order; no registration FIFO is left behind. */
 /*
  * Reference §4.4 (data and ring state survive while one end stays open; no
  * drops), §1.6 (a new fd bound to an active ring sees its current state;

@@ -670,7 +670,7 @@ init_targ(struct glob_arg *g, struct targ *t, int i)
 	t->me = i;
 	t->fd = t->nmd->fd;
 	memcpy(t->seed, &seed, sizeof(t->seed));
-	t->affinity = g->affinity >= 0 ? (g->affinity + i) % g->cpus : -1;
+	t->affinity = g->affinity >= 0 ? (g->affinity + i) % g->system_cpus : -1;
 	/* split -n over the threads, remainder to the first ones */
 	if (g->npackets == 0)
 		t->npackets = UINT64_MAX;
