@@ -69,11 +69,26 @@ int64_t unm_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Is `pid` a running process?  A zombie (killed, not yet reaped) is not:
+ * it holds no files and runs no code.  Slow paths only. */
 bool unm_pid_alive(pid_t pid)
 {
 	if (pid <= 0)
 		return false;
-	return kill(pid, 0) == 0 || errno == EPERM;
+	if (kill(pid, 0) != 0 && errno != EPERM)
+		return false;
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return true;	/* no procfs: trust kill() */
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *rp = strrchr(buf, ')');
+	if (rp == NULL || rp[1] != ' ')
+		return true;
+	return rp[2] != 'Z' && rp[2] != 'X';
 }
 
 /* Deterministic fault points for the crash tests: when UNETMAP_FAULT names

@@ -74,7 +74,8 @@ int unm_tx_prologue(struct unm_kref *k, uint32_t *head_out)
 	struct netmap_ring *ring = k->ring;
 	struct unm_kring *kr = k->kr;
 	uint32_t n = kr->num_slots;
-	uint32_t head = UNM_READ_ONCE(ring->head), cur = UNM_READ_ONCE(ring->cur);
+	/* acquire: slots the user filled before moving head are visible */
+	uint32_t head = unm_load_acquire(&ring->head), cur = UNM_READ_ONCE(ring->cur);
 	uint32_t rtail = kr->rtail;
 
 	if (unm_unlikely(ring->tail != rtail))
@@ -95,7 +96,7 @@ int unm_rx_prologue(struct unm_kref *k, uint32_t *head_out)
 	struct netmap_ring *ring = k->ring;
 	struct unm_kring *kr = k->kr;
 	uint32_t n = kr->num_slots;
-	uint32_t head = UNM_READ_ONCE(ring->head), cur = UNM_READ_ONCE(ring->cur);
+	uint32_t head = unm_load_acquire(&ring->head), cur = UNM_READ_ONCE(ring->cur);
 	uint32_t hwcur = kr->hwcur, rtail = kr->rtail;
 
 	if (unm_unlikely(ring->tail != rtail))

@@ -75,7 +75,8 @@ static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 	}
 	kr->rtail = tail;
 	kr->tx_hwtail = tail;
-	UNM_WRITE_ONCE(ring->tail, tail);
+	/* release: another application thread reading tail sees the slots */
+	unm_store_release(&ring->tail, tail);
 	return 0;
 }
 
@@ -119,7 +120,7 @@ static int pipe_rxsync(struct unm_fd *f, struct unm_kref *k)
 	/* A1: pairs with R1 in txsync */
 	uint32_t prod = unm_load_acquire(&kr->hwtail);
 	kr->rtail = prod;
-	UNM_WRITE_ONCE(ring->tail, prod);
+	unm_store_release(&ring->tail, prod);
 	return ret;
 }
 

@@ -442,11 +442,13 @@ static inline void cpu_relax(void)
  * 0 disables). */
 static int64_t spin_ns(void)
 {
-	static int64_t v = -1;
+	static int64_t cached = -1;
+	int64_t v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
 	if (v < 0) {
 		const char *e = getenv("UNETMAP_SPIN_US");
 		long us = e != NULL ? strtol(e, NULL, 10) : 50;
 		v = us < 0 ? 0 : (int64_t)us * 1000;
+		__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
 	}
 	return v;
 }
