@@ -81,7 +81,7 @@ static void default_params(bool global, struct unm_pool_params *p)
 
 struct layout {
 	uint64_t if_off, ring_off, buf_off, memsize;
-	uint64_t if_bm, ring_bm, buf_bm, kring, file_size; /* relative to meta */
+	uint64_t if_bm, ring_bm, buf_bm, kring, shadow, file_size; /* relative to meta */
 };
 
 static void compute_layout(const struct unm_pool_params *p, struct layout *l)
@@ -99,6 +99,9 @@ static void compute_layout(const struct unm_pool_params *p, struct layout *l)
 	o += ROUND(((uint64_t)p->buf_num + 63) / 64 * 8, 64);
 	l->kring = ROUND(o, 64);
 	o = l->kring + (uint64_t)p->ring_num * sizeof(struct unm_kring);
+	/* per ring: the buffer index each RX slot had when it was imported */
+	l->shadow = ROUND(o, PAGE);
+	o = l->shadow + (uint64_t)p->ring_num * unm_ring_max_slots(p) * sizeof(uint32_t);
 	l->file_size = l->memsize + ROUND(o, PAGE);
 }
 
@@ -142,6 +145,7 @@ static void map_finish(struct unm_map *m, uint64_t memsize)
 {
 	m->meta = (struct unm_region_meta *)(m->base + memsize);
 	m->krings = (struct unm_kring *)((char *)m->meta + m->meta->kring_off);
+	m->shadow = (uint32_t *)((char *)m->meta + m->meta->shadow_off);
 }
 
 struct unm_map *unm_map_get(uint16_t id, uint32_t gen)
@@ -262,6 +266,7 @@ int unm_mem_create_locked(uint16_t want_id, bool global, uint16_t *id_out)
 	meta->ring_bm_off = l.ring_bm;
 	meta->buf_bm_off = l.buf_bm;
 	meta->kring_off = l.kring;
+	meta->shadow_off = l.shadow;
 	meta->file_size = l.file_size;
 	meta->if_free = p.if_num;
 	meta->ring_free = p.ring_num;

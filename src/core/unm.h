@@ -98,7 +98,7 @@ struct unm_region_meta {
 	struct unm_pool_params p;
 	uint64_t memsize;		/* user-visible part */
 	uint64_t if_off, ring_off, buf_off;	/* pool offsets (if_off = 0) */
-	uint64_t if_bm_off, ring_bm_off, buf_bm_off, kring_off; /* from meta */
+	uint64_t if_bm_off, ring_bm_off, buf_bm_off, kring_off, shadow_off; /* from meta */
 	uint64_t file_size;
 	uint32_t if_free, ring_free, buf_free;
 	uint32_t buf_hint;		/* first bitmap word that may have a free bit */
@@ -188,7 +188,14 @@ struct unm_map {
 	size_t len;
 	struct unm_region_meta *meta;
 	struct unm_kring *krings;
+	uint32_t *shadow;
 };
+
+/* most slots a ring object of this region can hold */
+static inline uint32_t unm_ring_max_slots(const struct unm_pool_params *p)
+{
+	return (p->ring_size - 256) / 16;
+}
 
 struct unm_fd;
 struct unm_kref;
@@ -204,6 +211,7 @@ struct unm_port_ops {
 struct unm_kref {
 	struct netmap_ring *ring;
 	struct unm_kring *kr;
+	uint32_t *shadow;		/* RX: buffer of each slot at import */
 	struct netmap_ring *pring;	/* peer ring (pipes) */
 	struct unm_kring *pkr;
 	int waiter;			/* our bit in kr->armed, -1 if none */

@@ -395,6 +395,7 @@ int unm_fd_attach(struct unm_fd *f)
 			uint32_t obj = obj0 + first + i;
 			k->ring = unm_ring_ptr(m, obj);
 			k->kr = unm_kring_ptr(m, obj);
+			k->shadow = m->shadow + (uint64_t)obj * unm_ring_max_slots(&m->meta->p);
 			if (k->kr->peer_obj != UNM_NONE) {
 				k->pring = unm_ring_ptr(m, k->kr->peer_obj);
 				k->pkr = unm_kring_ptr(m, k->kr->peer_obj);

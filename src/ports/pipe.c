@@ -4,10 +4,13 @@
  * Each TX ring of one end is paired with the RX ring of the same index of
  * the other end; both have the same number of slots and use the same slot
  * positions.  txsync copies the slot descriptors (buffer index, length,
- * flags, ptr) the user filled into the peer's RX ring and publishes them;
- * when the receiver has released them, our next txsync takes the buffers
- * back from the RX slots into the TX slots (the receiver may have swapped
- * some), so buffers travel by index and a packet is never copied.  Nothing is ever
+ * flags, ptr) the user filled into the peer's RX ring and publishes them.
+ * The TX slot keeps its buffer index, so when the receiver releases a slot
+ * the buffer is already back where the sender expects it; only a slot whose
+ * buffer the receiver swapped (detected against the index recorded when
+ * the slot arrived) is copied back.  Buffers travel by index and a packet
+ * is never copied, and in the common case the receiver never writes into
+ * the sender's cache lines.  Nothing is ever
  * dropped: TX tail follows what the receiver released (backpressure).
  *
  * Shared indices of a pair TX(t) -> RX(r):
@@ -23,6 +26,17 @@
 
 static inline uint32_t nxt(uint32_t i, uint32_t n) { return i + 1 == n ? 0 : i + 1; }
 static inline uint32_t prv(uint32_t i, uint32_t n) { return i == 0 ? n - 1 : i - 1; }
+
+/* every slot holds a valid buffer index and a length that fits it;
+ * branch-free so that the compiler can vectorise it */
+static inline bool slots_valid(const struct netmap_slot *s, uint32_t cnt, uint32_t nbufs,
+			       uint32_t bufsize)
+{
+	uint32_t bad = 0;
+	for (uint32_t j = 0; j < cnt; j++)
+		bad |= (uint32_t)(s[j].buf_idx - 2 >= nbufs - 2) | (uint32_t)(s[j].len > bufsize);
+	return bad == 0;
+}
 
 static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 {
@@ -45,14 +59,15 @@ static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 		uint32_t lim = head;
 		while (lim != i && (ring->slot[prv(lim, n)].flags & NS_MOREFRAG))
 			lim = prv(lim, n);
-		for (; i != lim; i = nxt(i, n)) {
-			const struct netmap_slot *s = &ring->slot[i];
-			if (unm_unlikely(s->buf_idx < 2 || s->buf_idx >= nbufs ||
-					 s->len > bufsize)) {
+		/* at most two contiguous runs: [i, end) and [0, lim) */
+		while (i != lim) {
+			uint32_t end = lim > i ? lim : n;
+			if (unm_unlikely(!slots_valid(&ring->slot[i], end - i, nbufs, bufsize))) {
 				unm_ring_reinit(k, nbufs, bufsize);
 				return -1;
 			}
-			rxr->slot[i] = *s;
+			memcpy(&rxr->slot[i], &ring->slot[i], (end - i) * sizeof(struct netmap_slot));
+			i = end == n ? 0 : end;
 		}
 		kr->hwcur = lim;
 		/* R1: the slots written above become visible to the receiver
@@ -61,18 +76,9 @@ static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 		unm_notify(rkr);
 	}
 	/* A2: read what the receiver released; pairs with R2 in rxsync, so
-	 * the slots it handed back are seen before we reuse them. */
+	 * any buffer it handed back into our slots is seen before reuse. */
 	uint32_t cons = unm_load_acquire(&rkr->hwcur);
 	uint32_t tail = prv(cons, n);
-	/* Reclaim [old tail + 1, cons): take back the buffer each released
-	 * RX slot holds now (the receiver may have swapped it).  Pulling them
-	 * here instead of pushing them from rxsync keeps our TX slots in our
-	 * cache and only reads RX slots the receiver normally did not write. */
-	for (uint32_t j = nxt(kr->tx_hwtail, n); j != cons; j = nxt(j, n)) {
-		const struct netmap_slot *rs = &rxr->slot[j];
-		if (unm_unlikely(rs->buf_idx != ring->slot[j].buf_idx))
-			ring->slot[j] = *rs;
-	}
 	kr->rtail = tail;
 	kr->tx_hwtail = tail;
 	/* release: another application thread reading tail sees the slots */
@@ -84,6 +90,7 @@ static int pipe_rxsync(struct unm_fd *f, struct unm_kref *k)
 {
 	struct netmap_ring *ring = k->ring;
 	struct unm_kring *kr = k->kr;
+	struct netmap_ring *txr = k->pring;
 	struct unm_kring *tkr = k->pkr;
 	const uint32_t n = kr->num_slots;
 	const uint32_t nbufs = f->map->meta->p.buf_num, bufsize = f->map->meta->p.buf_size;
@@ -98,27 +105,35 @@ static int pipe_rxsync(struct unm_fd *f, struct unm_kref *k)
 	}
 	uint32_t i = kr->hwcur;
 	if (i != head) {
-		/* Released slots go back to the sender, which pulls their
-		 * (possibly swapped) buffers when it reclaims them; check they
-		 * hold valid buffers first. */
+		/* Release [hwcur, head).  A slot whose buffer is not the one
+		 * it arrived with (the user swapped it) is copied back into
+		 * the sender's TX slot; the others already match it, so in
+		 * the common case nothing is written on the sender's side. */
+		uint32_t *shadow = k->shadow;
 		for (; i != head; i = nxt(i, n)) {
 			const struct netmap_slot *s = &ring->slot[i];
-			if (unm_unlikely(s->buf_idx < 2 || s->buf_idx >= nbufs))
-				break;
+			if (unm_unlikely(s->buf_idx != shadow[i])) {
+				if (s->buf_idx < 2 || s->buf_idx >= nbufs)
+					break;
+				txr->slot[i] = *s;
+			}
 		}
 		if (unm_unlikely(i != head)) {
 			unm_ring_reinit(k, nbufs, bufsize);
 			head = kr->hwcur;
 			ret = -1;
 		} else {
-			/* R2: our slot contents are visible before the new
-			 * consumer index (pairs with A2 in txsync). */
+			/* R2: slots given back above are visible before the
+			 * new consumer index (pairs with A2 in txsync). */
 			unm_store_release(&kr->hwcur, head);
 			unm_notify(tkr);
 		}
 	}
 	/* A1: pairs with R1 in txsync */
 	uint32_t prod = unm_load_acquire(&kr->hwtail);
+	/* remember the buffer each newly arrived slot brings */
+	for (uint32_t j = kr->rtail; j != prod; j = nxt(j, n))
+		k->shadow[j] = ring->slot[j].buf_idx;
 	kr->rtail = prod;
 	unm_store_release(&ring->tail, prod);
 	return ret;
@@ -337,9 +352,9 @@ int unm_pipe_lookup_locked(const char *name, struct nmreq_register *req,
 }
 
 /* Tear a pair down once neither end has a user.  A buffer is freed from
- * where it is now: for slots sent and not yet reclaimed by the sender the
- * RX slot is authoritative (the receiver may have swapped it), otherwise
- * the TX slot. */
+ * where it is now: for slots sent and not released by the receiver the RX
+ * slot is authoritative (the receiver may have swapped it), otherwise the
+ * TX slot. */
 void unm_pipe_destroy_locked(uint32_t port)
 {
 	struct unm_registry *r = unm_registry();
@@ -358,11 +373,9 @@ void unm_pipe_destroy_locked(uint32_t port)
 				uint32_t to = t->tx_obj + i, ro = x->rx_obj + i;
 				struct netmap_ring *tr = unm_ring_ptr(m, to), *rr = unm_ring_ptr(m, ro);
 				struct unm_kring *rk = unm_kring_ptr(m, ro);
-				struct unm_kring *tk = unm_kring_ptr(m, to);
-				uint32_t n = rk->num_slots, prod = rk->hwtail;
-				uint32_t held = tk->tx_hwtail + 1 == n ? 0 : tk->tx_hwtail + 1;
+				uint32_t n = rk->num_slots, prod = rk->hwtail, held = rk->hwcur;
 				for (uint32_t j = 0; j < n; j++) {
-					/* sent and not yet reclaimed: RX slot */
+					/* sent and not released: RX slot */
 					bool in_rx = held <= prod ? (j >= held && j < prod)
 								  : (j >= held || j < prod);
 					unm_buf_free(m, in_rx ? rr->slot[j].buf_idx
