@@ -484,7 +484,7 @@ static int poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const s
 		if (ready == 0 && timeout_ns != 0 && others == 0) {
 			int64_t spin_end = unm_now_ns() + spin_ns();
 			while (ready == 0 && unm_now_ns() < spin_end) {
-				for (int k = 0; k < 32; k++)
+				for (int k = 0; k < 4; k++)
 					cpu_relax();
 				ready = scan(fds, n, nm);
 			}
