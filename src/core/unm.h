@@ -206,6 +206,9 @@ struct unm_port_ops {
 	/* both return 0, or -1 when the ring had to be reinitialised */
 	int (*txsync)(struct unm_fd *f, struct unm_kref *k);
 	int (*rxsync)(struct unm_fd *f, struct unm_kref *k);
+	/* cheap read-only test used while spinning in poll(): could a sync
+	 * of this ring now find something new (frames for RX, room for TX)? */
+	bool (*ready)(const struct unm_kref *k);
 };
 
 struct unm_kref {

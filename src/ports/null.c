@@ -15,10 +15,17 @@ static int null_sync(struct unm_fd *f, struct unm_kref *k)
 	return 0;
 }
 
+static bool null_ready(const struct unm_kref *k)
+{
+	(void)k;
+	return false;
+}
+
 const struct unm_port_ops unm_null_ops = {
 	.name = "null",
 	.txsync = null_sync,
 	.rxsync = null_sync,
+	.ready = null_ready,
 };
 
 int unm_null_create_locked(const char *name, struct nmreq_register *req, uint32_t *port_out)

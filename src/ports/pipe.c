@@ -139,10 +139,22 @@ static int pipe_rxsync(struct unm_fd *f, struct unm_kref *k)
 	return ret;
 }
 
+static bool pipe_ready(const struct unm_kref *k)
+{
+	const struct unm_kring *kr = k->kr;
+	if (kr->dir == NR_RX)
+		return UNM_READ_ONCE(kr->hwtail) != kr->rtail;
+	/* TX: the receiver released something, or the user queued frames */
+	uint32_t cons = UNM_READ_ONCE(k->pkr->hwcur);
+	return prv(cons, kr->num_slots) != kr->rtail ||
+	       UNM_READ_ONCE(k->ring->head) != kr->hwcur;
+}
+
 const struct unm_port_ops unm_pipe_ops = {
 	.name = "pipe",
 	.txsync = pipe_txsync,
 	.rxsync = pipe_rxsync,
+	.ready = pipe_ready,
 };
 
 /* ---- control path --------------------------------------------------------- */

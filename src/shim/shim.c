@@ -416,6 +416,25 @@ static void drain(int fd)
 		;
 }
 
+/* Could a scan find anything?  Reads shared indices only, no sync. */
+static bool peek(struct pollfd *fds, nfds_t n, struct unm_fd **nm)
+{
+	for (nfds_t i = 0; i < n; i++) {
+		struct unm_fd *f = nm[i];
+		if (f == NULL || !f->bound)
+			continue;
+		if (fds[i].events & (POLLOUT | POLLWRNORM))
+			for (uint32_t j = 0; j < f->ntx; j++)
+				if (f->ops->ready(&f->tx[j]))
+					return true;
+		if (fds[i].events & (POLLIN | POLLRDNORM))
+			for (uint32_t j = 0; j < f->nrx; j++)
+				if (f->ops->ready(&f->rx[j]))
+					return true;
+	}
+	return false;
+}
+
 /* Check every netmap entry; returns how many entries are ready. */
 static int scan(struct pollfd *fds, nfds_t n, struct unm_fd **nm)
 {
@@ -483,10 +502,13 @@ static int poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const s
 		 * microseconds, far sooner than a sleep/wake-up round trip. */
 		if (ready == 0 && timeout_ns != 0 && others == 0) {
 			int64_t spin_end = unm_now_ns() + spin_ns();
-			while (ready == 0 && unm_now_ns() < spin_end) {
+			while (ready == 0) {
 				for (int k = 0; k < 4; k++)
 					cpu_relax();
-				ready = scan(fds, n, nm);
+				if (peek(fds, n, nm))
+					ready = scan(fds, n, nm);
+				if (ready == 0 && unm_now_ns() >= spin_end)
+					break;
 			}
 		}
 		bool sleep = ready == 0;
