@@ -35,6 +35,16 @@ int unetmap_mem_stats(uint16_t mem_id, struct unetmap_mem_stats *st);
  *  happens on its own, lazily).  Returns the number released. */
 int unetmap_gc(void);
 
+/** What this process's netmap waits cost (counters since start). */
+struct unetmap_proc_stats {
+	uint64_t polls;		/**< poll()/ppoll() calls with a netmap fd */
+	uint64_t sleeps;	/**< of those, how many slept in the kernel */
+	uint64_t wakeups;	/**< wake-ups this process sent to sleepers */
+};
+
+/** Fill @p st with this process's counters.  Always 0. */
+int unetmap_proc_stats(struct unetmap_proc_stats *st);
+
 /** The runtime directory in use (UNETMAP_DIR or /dev/shm/unetmap). */
 const char *unetmap_dir(void);
 

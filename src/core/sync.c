@@ -26,6 +26,7 @@
 #include "core/unm.h"
 
 static uint32_t my_pid;
+uint64_t unm_stat_polls, unm_stat_sleeps, unm_stat_wakeups;
 
 static void atfork_child(void)
 {
@@ -186,6 +187,7 @@ static void wake_one(uint32_t reg, uint32_t gen)
 		}
 		if (c->fd > 0) {
 			char b = 1;
+			UNM_STAT_INC(unm_stat_wakeups);
 			/* EAGAIN: the FIFO is full, so the sleeper will wake anyway */
 			if (write(c->fd - 1, &b, 1) < 0 && errno != EAGAIN) {
 				unm_real_close(c->fd - 1);

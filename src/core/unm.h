@@ -209,6 +209,9 @@ struct unm_port_ops {
 	/* cheap read-only test used while spinning in poll(): could a sync
 	 * of this ring now find something new (frames for RX, room for TX)? */
 	bool (*ready)(const struct unm_kref *k);
+	/* control path: free a port whose last registration went away (for
+	 * a pipe end: the pair, once both ends are unused) */
+	void (*destroy)(uint32_t port);
 };
 
 struct unm_kref {
@@ -341,6 +344,10 @@ void unm_fd_detach(struct unm_fd *f);
 int unm_unregister(struct unm_fd *f);
 void unm_repair_locked(void);
 int unm_legacy_ioctl(struct unm_fd *f, unsigned long req, void *arg);
+
+/* per-process counters (unetmap_proc_stats), relaxed, slow paths only */
+extern uint64_t unm_stat_polls, unm_stat_sleeps, unm_stat_wakeups;
+#define UNM_STAT_INC(c) __atomic_fetch_add(&(c), 1, __ATOMIC_RELAXED)
 
 /* shim.c */
 struct unm_fd *unm_fd_lookup(int fd);

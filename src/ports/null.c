@@ -15,6 +15,8 @@ static int null_sync(struct unm_fd *f, struct unm_kref *k)
 	return 0;
 }
 
+static void null_destroy(uint32_t idx);
+
 static bool null_ready(const struct unm_kref *k)
 {
 	(void)k;
@@ -26,6 +28,7 @@ const struct unm_port_ops unm_null_ops = {
 	.txsync = null_sync,
 	.rxsync = null_sync,
 	.ready = null_ready,
+	.destroy = null_destroy,
 };
 
 int unm_null_create_locked(const char *name, struct nmreq_register *req, uint32_t *port_out)
@@ -89,19 +92,11 @@ out:
 	return ret;
 }
 
-/* called when the last registration of a port goes away */
-void unm_port_destroy_locked(uint32_t idx)
+/* the last registration is gone: rings and buffers go back to the region */
+static void null_destroy(uint32_t idx)
 {
 	struct unm_registry *r = unm_registry();
 	struct unm_port *p = &r->ports[idx];
-	if (p->refs != 0)
-		return;
-	if (p->kind == UNM_PORT_PIPE) {
-		unm_pipe_destroy_locked(idx);
-		return;
-	}
-	if (p->kind != UNM_PORT_NULL)
-		return;
 	struct unm_map *m = unm_map_get(p->mem_id, p->mem_gen);
 	if (m != NULL) {
 		for (uint32_t i = 0; i < p->ntx; i++)
@@ -113,6 +108,15 @@ void unm_port_destroy_locked(uint32_t idx)
 	uint16_t mem = p->mem_id;
 	memset(p, 0, sizeof(*p));
 	unm_mem_unref_locked(mem);
+}
+
+/* called when the last registration of a port goes away */
+void unm_port_destroy_locked(uint32_t idx)
+{
+	struct unm_port *p = &unm_registry()->ports[idx];
+	const struct unm_port_ops *ops = unm_port_ops(p->kind);
+	if (p->refs == 0 && ops != NULL && ops->destroy != NULL)
+		ops->destroy(idx);
 }
 
 const struct unm_port_ops *unm_port_ops(uint32_t kind)

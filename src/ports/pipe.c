@@ -155,6 +155,7 @@ const struct unm_port_ops unm_pipe_ops = {
 	.txsync = pipe_txsync,
 	.rxsync = pipe_rxsync,
 	.ready = pipe_ready,
+	.destroy = unm_pipe_destroy_locked,
 };
 
 /* ---- control path --------------------------------------------------------- */

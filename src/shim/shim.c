@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include "core/unm.h"
+#include "unetmap.h"
 
 extern void __chk_fail(void) __attribute__((noreturn));
 
@@ -495,6 +496,7 @@ static int poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const s
 		nm[i] = fds[i].fd >= 0 ? unm_fd_lookup(fds[i].fd) : NULL;
 		others += nm[i] == NULL && fds[i].fd >= 0;
 	}
+	UNM_STAT_INC(unm_stat_polls);
 	for (;;) {
 		int ready = scan(fds, n, nm);
 		/* Before sleeping, spin a little: when the peer is running on
@@ -542,6 +544,8 @@ static int poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const s
 						sh[i].fd = -1;
 				}
 			}
+			if (sleep)
+				UNM_STAT_INC(unm_stat_sleeps);
 			if (use_ppoll) {
 				struct timespec ts = { wait_ns / 1000000000, wait_ns % 1000000000 };
 				r = real_ppoll(sh, n, wait_ns < 0 ? NULL : &ts, ss);
@@ -642,4 +646,12 @@ int unetmap_gc(void)
 		after += r->regs[i].state != UNM_REG_FREE;
 	unm_unlock();
 	return (int)(before - after);
+}
+
+int unetmap_proc_stats(struct unetmap_proc_stats *st)
+{
+	st->polls = __atomic_load_n(&unm_stat_polls, __ATOMIC_RELAXED);
+	st->sleeps = __atomic_load_n(&unm_stat_sleeps, __ATOMIC_RELAXED);
+	st->wakeups = __atomic_load_n(&unm_stat_wakeups, __ATOMIC_RELAXED);
+	return 0;
 }
