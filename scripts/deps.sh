@@ -1,14 +1,17 @@
 #!/bin/bash
-# Install the Debian packages the build, tests and benchmarks need (only
-# what is missing; needs root for apt-get, otherwise just reports).
-pkgs=(build-essential clang make pkg-config libdpdk-dev gnuplot-nox iproute2 procps)
+# Install the Debian packages unetmap needs, only those missing.
+#   scripts/deps.sh          build, tests, demo and benchmarks
+#   scripts/deps.sh --test   build and tests only (what CI needs)
+# Needs root for apt-get; otherwise it only reports what is missing.
+pkgs=(build-essential make pkg-config procps)
+[ "${1:-}" = "--test" ] || pkgs+=(clang libdpdk-dev gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
-	echo "missing packages: ${missing[*]} (run as root to install)" >&2
+	echo "missing packages: ${missing[*]} (run as root to install them)" >&2
 	exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive

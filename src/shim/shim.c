@@ -41,14 +41,20 @@ static void *(*libc_mmap)(void *, size_t, int, int, int, off_t);
 static int (*libc_poll)(struct pollfd *, nfds_t, int);
 static int (*libc_ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
 
-static void *next_sym(const char *name)
+static pthread_once_t libc_once = PTHREAD_ONCE_INIT;
+
+static void libc_resolve(void)
 {
-	return dlsym(RTLD_NEXT, name);
+	libc_openat = (__typeof__(libc_openat))dlsym(RTLD_NEXT, "openat");
+	libc_close = (__typeof__(libc_close))dlsym(RTLD_NEXT, "close");
+	libc_ioctl = (__typeof__(libc_ioctl))dlsym(RTLD_NEXT, "ioctl");
+	libc_mmap = (__typeof__(libc_mmap))dlsym(RTLD_NEXT, "mmap");
+	libc_poll = (__typeof__(libc_poll))dlsym(RTLD_NEXT, "poll");
+	libc_ppoll = (__typeof__(libc_ppoll))dlsym(RTLD_NEXT, "ppoll");
 }
 
-#define LIBC(fn) (__atomic_load_n(&libc_##fn, __ATOMIC_RELAXED) ? libc_##fn : \
-		  (__atomic_store_n(&libc_##fn, (__typeof__(libc_##fn))next_sym(#fn), \
-				    __ATOMIC_RELAXED), libc_##fn))
+/* the libc entry point `fn`, resolved once (NULL: use the raw syscall) */
+#define LIBC(fn) (pthread_once(&libc_once, libc_resolve), libc_##fn)
 
 int unm_real_open(const char *path, int flags, mode_t mode)
 {
