@@ -38,6 +38,36 @@ static inline bool slots_valid(const struct netmap_slot *s, uint32_t cnt, uint32
 	return bad == 0;
 }
 
+/* the run of released slots still holds the buffers it arrived with */
+static inline bool run_matches(const struct netmap_slot *s, const uint32_t *shadow, uint32_t cnt)
+{
+	uint32_t diff = 0;
+	for (uint32_t j = 0; j < cnt; j++)
+		diff |= s[j].buf_idx ^ shadow[j];
+	return diff == 0;
+}
+
+static inline void run_record(uint32_t *shadow, const struct netmap_slot *s, uint32_t cnt)
+{
+	for (uint32_t j = 0; j < cnt; j++)
+		shadow[j] = s[j].buf_idx;
+}
+
+/* copy the slots whose buffer was swapped back to the sender; false if
+ * one of them holds an invalid buffer index */
+static bool give_back(const struct netmap_slot *s, struct netmap_slot *tx, const uint32_t *shadow,
+		      uint32_t cnt, uint32_t nbufs)
+{
+	for (uint32_t j = 0; j < cnt; j++) {
+		if (s[j].buf_idx == shadow[j])
+			continue;
+		if (s[j].buf_idx < 2 || s[j].buf_idx >= nbufs)
+			return false;
+		tx[j] = s[j];
+	}
+	return true;
+}
+
 static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 {
 	struct netmap_ring *ring = k->ring;
@@ -109,16 +139,15 @@ static int pipe_rxsync(struct unm_fd *f, struct unm_kref *k)
 		 * it arrived with (the user swapped it) is copied back into
 		 * the sender's TX slot; the others already match it, so in
 		 * the common case nothing is written on the sender's side. */
-		uint32_t *shadow = k->shadow;
-		for (; i != head; i = nxt(i, n)) {
-			const struct netmap_slot *s = &ring->slot[i];
-			if (unm_unlikely(s->buf_idx != shadow[i])) {
-				if (s->buf_idx < 2 || s->buf_idx >= nbufs)
-					break;
-				txr->slot[i] = *s;
-			}
+		bool bad = false;
+		while (i != head && !bad) {
+			uint32_t end = head > i ? head : n;
+			if (unm_unlikely(!run_matches(&ring->slot[i], &k->shadow[i], end - i)))
+				bad = !give_back(&ring->slot[i], &txr->slot[i], &k->shadow[i],
+						 end - i, nbufs);
+			i = end == n ? 0 : end;
 		}
-		if (unm_unlikely(i != head)) {
+		if (unm_unlikely(bad)) {
 			unm_ring_reinit(k, nbufs, bufsize);
 			head = kr->hwcur;
 			ret = -1;
@@ -132,8 +161,11 @@ static int pipe_rxsync(struct unm_fd *f, struct unm_kref *k)
 	/* A1: pairs with R1 in txsync */
 	uint32_t prod = unm_load_acquire(&kr->hwtail);
 	/* remember the buffer each newly arrived slot brings */
-	for (uint32_t j = kr->rtail; j != prod; j = nxt(j, n))
-		k->shadow[j] = ring->slot[j].buf_idx;
+	for (uint32_t j = kr->rtail; j != prod; ) {
+		uint32_t end = prod > j ? prod : n;
+		run_record(&k->shadow[j], &ring->slot[j], end - j);
+		j = end == n ? 0 : end;
+	}
 	kr->rtail = prod;
 	unm_store_release(&ring->tail, prod);
 	return ret;
