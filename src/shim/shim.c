@@ -485,7 +485,8 @@ static int poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const s
 {
 	struct unm_fd *nm_small[16], **nm = nm_small;
 	struct pollfd sh_small[16], *sh = sh_small;
-	int64_t deadline = timeout_ns < 0 ? -1 : unm_now_ns() + timeout_ns;
+	/* -1: forever; for a positive timeout, computed when we first wait */
+	int64_t deadline = timeout_ns < 0 ? -1 : 0;
 	int others = 0, ret = -1;
 
 	if (n > 16) {
@@ -505,17 +506,20 @@ static int poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const s
 	UNM_STAT_INC(unm_stat_polls);
 	for (;;) {
 		int ready = scan(fds, n, nm);
+		if (ready == 0 && deadline == 0 && timeout_ns > 0)
+			deadline = unm_now_ns() + timeout_ns;
 		/* Before sleeping, spin a little: when the peer is running on
 		 * another core, its next batch usually lands within a few
-		 * microseconds, far sooner than a sleep/wake-up round trip. */
+		 * microseconds, far sooner than a sleep/wake-up round trip.
+		 * The clock is read every 16 probes only. */
 		if (ready == 0 && timeout_ns != 0 && others == 0) {
 			int64_t spin_end = unm_now_ns() + spin_ns();
-			while (ready == 0) {
+			for (unsigned it = 1; ready == 0; it++) {
 				for (int k = 0; k < 4; k++)
 					cpu_relax();
 				if (peek(fds, n, nm))
 					ready = scan(fds, n, nm);
-				if (ready == 0 && unm_now_ns() >= spin_end)
+				if (ready == 0 && (it % 16) == 0 && unm_now_ns() >= spin_end)
 					break;
 			}
 		}
