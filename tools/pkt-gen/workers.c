@@ -156,9 +156,27 @@ send_packets(struct targ *t, struct netmap_ring *ring, unsigned int count,
 	unsigned int nf = (unsigned int)f->len <= fs ? 1 :
 	    ((unsigned int)f->len + fs - 1) / fs;
 	unsigned int head = ring->head, space = nm_ring_space(ring);
-	unsigned int sent, last = head;
+	unsigned int sent = 0, last = head;
+	const int slow_opts = OPT_RUBBISH | OPT_INDIRECT | OPT_ACCESS | OPT_DUMP |
+	    OPT_PREFETCH | OPT_TS;
 
-	for (sent = 0; sent < count && space >= nf; sent++, space -= nf) {
+	/* common case: one slot per packet, the frame already in every
+	 * buffer: only len and flags change (copy if a buffer was swapped) */
+	if (nf == 1 && seq == NULL && !t->vary_addr && !t->copy_each &&
+	    !(t->g->options & slow_opts)) {
+		const uint16_t len = (uint16_t)f->len;
+		const unsigned int n = ring->num_slots;
+		for (; sent < count && space > 0; sent++, space--) {
+			struct netmap_slot *slot = &ring->slot[head];
+			if (slot->flags & NS_BUF_CHANGED)
+				memcpy(PG_SLOT_BUF(ring, slot), f->data, f->len);
+			slot->flags = 0;
+			slot->len = len;
+			last = head;
+			head = head + 1 == n ? 0 : head + 1;
+		}
+	}
+	for (; sent < count && space >= nf; sent++, space -= nf) {
 		if (seq != NULL)
 			frame_set_seq(f, (*seq)++);
 		if (t->g->options & OPT_TS)
