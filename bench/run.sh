@@ -271,6 +271,9 @@ for r in $(seq 1 "$RUNS"); do
 	[ -z "$SKIP_PIPE" ] && run_pipe "$r"
 	[ -z "$SKIP_SPSC" ] && run_simple "$r" spsc_ring "16-B desc slots $SLOTS batch $BATCH" \
 		"$BB/spsc_ring" -n "$SLOTS" -b "$BATCH" -t "$SECS" -p 0 -c 1
+	# the same ring with pkt-gen's batch (512): the like-for-like reference
+	[ -z "$SKIP_SPSC" ] && run_simple "$r" spsc_ring_b512 "16-B desc slots $SLOTS batch 512" \
+		"$BB/spsc_ring" -n "$SLOTS" -b 512 -t "$SECS" -p 0 -c 1
 	[ -z "$SKIP_RTE" ] && run_simple "$r" rte_ring "16-B elem slots $SLOTS bulk $BATCH" \
 		"$BB/rte_ring_bench" -n "$SLOTS" -b "$BATCH" -t "$SECS" -p 0 -c 1 \
 		-f "unetmap-bench-$$-$r"
@@ -322,8 +325,10 @@ ratio() { # a b
 	printf '%-44s %10s %10s %10s\n' "packet rate" min median max
 	row "unetmap pipe, pkt-gen tx->rx, 60-B frames" unetmap_pipe Mpps "$SKIP_PIPE"
 	row "SPSC shm ring, 16-B desc, batch $BATCH" spsc_ring Mpps "$SKIP_SPSC"
+	row "SPSC shm ring, 16-B desc, batch 512" spsc_ring_b512 Mpps "$SKIP_SPSC"
 	row "DPDK rte_ring SP/SC, 16-B elem, bulk $BATCH" rte_ring Mpps "$SKIP_RTE"
 	echo "ratio of medians  pipe / spsc_ring: $(ratio unetmap_pipe spsc_ring)"
+	echo "ratio of medians  pipe / spsc_ring batch 512 (pkt-gen's batch): $(ratio unetmap_pipe spsc_ring_b512)"
 	echo "ratio of medians  pipe / rte_ring:  $(ratio unetmap_pipe rte_ring)"
 	echo "ratio of medians  rte_ring / spsc:  $(ratio rte_ring spsc_ring)"
 	printf '%-44s %10s %10s %10s\n' "cost of one call" min median max
@@ -342,11 +347,12 @@ fi
 if command -v gnuplot >/dev/null 2>&1; then
 	: >"$TMPD/rate.dat"
 	: >"$TMPD/cost.dat"
-	for s in unetmap_pipe spsc_ring rte_ring; do
+	for s in unetmap_pipe spsc_ring spsc_ring_b512 rte_ring; do
 		st=$(stats "$s")
 		case $s in
 		unetmap_pipe) lbl="unetmap pipe" ;;
-		spsc_ring) lbl="SPSC ring" ;;
+		spsc_ring) lbl="SPSC ring b32" ;;
+		spsc_ring_b512) lbl="SPSC ring b512" ;;
 		*) lbl="rte_ring" ;;
 		esac
 		[ -n "$st" ] && echo "\"$lbl\" $st" >>"$TMPD/rate.dat"
