@@ -58,7 +58,7 @@ $(BUILD)/tests/%: tests/%.c tests/testlib.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< -L$(BUILD)/lib -lunetmap $(RPATH) $(LDLIBS) -lm
 
-check: check-plain check-asan check-tsan
+check: check-plain check-asan check-tsan check-clang
 
 SCRIPT_TESTS := $(wildcard tests/scripts/*.sh)
 
@@ -77,6 +77,14 @@ check-tsan:
 	    $(TSAN_TESTS:%=build-tsan/tests/functional/%)
 	BUILD=build-tsan tests/run.sh $(TSAN_TESTS:%=build-tsan/tests/functional/%)
 
+# everything must also build warning-free with clang
+check-clang:
+	@if command -v clang >/dev/null; then \
+		$(MAKE) --no-print-directory BUILD=build-clang CC=clang all >build-clang.log 2>&1 \
+		&& echo "PASS clang build (-Wall -Wextra -Werror)" && echo "1 passed, 0 failed, 0 skipped" \
+		|| { tail -n 30 build-clang.log; echo "FAIL clang build"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }; \
+	else echo "SKIP clang build: clang not installed"; echo "0 passed, 0 failed, 1 skipped"; fi
+
 bench: all
 	bench/run.sh
 
@@ -94,4 +102,4 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' libunetmap.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libunetmap.pc
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-clang build-clang.log

@@ -24,7 +24,6 @@
 #include <string.h>
 #include "core/unm.h"
 
-static inline uint32_t nxt(uint32_t i, uint32_t n) { return i + 1 == n ? 0 : i + 1; }
 static inline uint32_t prv(uint32_t i, uint32_t n) { return i == 0 ? n - 1 : i - 1; }
 
 /* every slot holds a valid buffer index and a length that fits it;
