@@ -339,6 +339,7 @@ void unm_port_destroy_locked(uint32_t port);
 
 /* ctl.c */
 int unm_ctl(struct unm_fd *f, struct nmreq_header *hdr);
+bool unm_user_ok(const void *p, size_t len);
 int unm_fd_attach(struct unm_fd *f);	/* build the local view of a binding */
 void unm_fd_detach(struct unm_fd *f);
 int unm_unregister(struct unm_fd *f);

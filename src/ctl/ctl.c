@@ -12,8 +12,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/uio.h>
 #include "core/unm.h"
 #include "unetmap.h"
+
+/* ---- user pointers --------------------------------------------------------- */
+
+/* Is [p, p+len) readable memory of this process?  The kernel answers
+ * EFAULT for a bad request pointer; so do we, instead of crashing.  Asks
+ * the kernel with process_vm_readv() on ourselves (control path only); if
+ * that call is not allowed here (seccomp), trusts the pointer. */
+bool unm_user_ok(const void *p, size_t len)
+{
+	char scratch[512];
+	if (p == NULL)
+		return false;
+	for (size_t off = 0; off < len; off += sizeof(scratch)) {
+		size_t n = len - off < sizeof(scratch) ? len - off : sizeof(scratch);
+		struct iovec local = { scratch, n };
+		struct iovec remote = { (char *)(uintptr_t)p + off, n };
+		ssize_t r = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+		if (r < 0 && errno == EFAULT)
+			return false;
+		if (r < 0)
+			return true;	/* not permitted here: cannot tell */
+	}
+	return true;
+}
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -49,7 +74,11 @@ static int opts_walk(const struct nmreq_header *hdr, size_t body_size, struct op
 		struct nmreq_option *o = (struct nmreq_option *)(uintptr_t)p;
 		if (os->n == MAX_OPTS)
 			return -EMSGSIZE;
+		if (!unm_user_ok(o, sizeof(*o)))
+			return -EFAULT;
 		size_t sz = opt_body_size(o);
+		if (sz > sizeof(*o) && sz <= NETMAP_REQ_MAXSIZE && !unm_user_ok(o, sz))
+			return -EFAULT;
 		total += sz + 8;
 		if (sz < sizeof(*o) || total > NETMAP_REQ_MAXSIZE)
 			return -EMSGSIZE;
@@ -567,7 +596,7 @@ int unm_ctl(struct unm_fd *f, struct nmreq_header *hdr)
 	int ret;
 
 	unm_clearerr();
-	if (hdr == NULL)
+	if (!unm_user_ok(hdr, sizeof(*hdr)))
 		return -EFAULT;
 	if (hdr->nr_version < NETMAP_MIN_API || hdr->nr_version > NETMAP_MAX_API) {
 		unm_seterr("API version %u not in [%d, %d]", hdr->nr_version,
@@ -587,6 +616,8 @@ int unm_ctl(struct unm_fd *f, struct nmreq_header *hdr)
 		unm_seterr("unknown request type %u", t);
 		return -EINVAL;
 	}
+	if (bsz && !unm_user_ok((void *)(uintptr_t)hdr->nr_body, bsz))
+		return -EFAULT;
 	ret = opts_walk(hdr, bsz, &os);
 	if (ret == 0) {
 		/* work on a copy: the body is written back only on success */

@@ -55,7 +55,7 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 	struct nmreq_header hdr;
 	int ret;
 
-	if (nr == NULL)
+	if (!unm_user_ok(nr, sizeof(*nr)))
 		return -EFAULT;
 	if (nr->nr_version < NETMAP_MIN_API) {
 		unm_seterr("legacy API version %u < %d", nr->nr_version, NETMAP_MIN_API);
