@@ -390,8 +390,14 @@ int unm_ring_alloc(struct unm_map *m, uint32_t n, uint32_t slots, uint32_t *firs
 		}
 		if (++run == n) {
 			uint32_t f = i + 1 - n;
-			for (uint32_t j = f; j <= i; j++)
+			for (uint32_t j = f; j <= i; j++) {
 				bm_set(b, j);
+				/* until unm_ring_init() completes, the ring has no
+				 * slots: a teardown after a crash in between
+				 * frees no stale buffer index */
+				*(uint32_t *)&unm_ring_ptr(m, j)->num_slots = 0;
+				unm_kring_ptr(m, j)->num_slots = 0;
+			}
 			meta->ring_free -= n;
 			*first = f;
 			return 0;
@@ -456,7 +462,6 @@ void unm_ring_init(struct unm_map *m, uint32_t obj, uint32_t port, int dir,
 
 	memset(ring, 0, sizeof(*ring));
 	*(int64_t *)&ring->buf_ofs = (int64_t)m->meta->buf_off - (int64_t)ring_off;
-	*(uint32_t *)&ring->num_slots = slots;
 	*(uint32_t *)&ring->nr_buf_size = m->meta->p.buf_size;
 	*(uint16_t *)&ring->ringid = (uint16_t)ringid;
 	/* netmap's code stores 1 for TX rings and 0 for RX rings */
@@ -473,7 +478,6 @@ void unm_ring_init(struct unm_map *m, uint32_t obj, uint32_t port, int dir,
 		s->ptr = 0;
 	}
 	memset(kr, 0, sizeof(*kr));
-	kr->num_slots = slots;
 	kr->ring_obj = obj;
 	kr->peer_obj = UNM_NONE;
 	kr->dir = (uint16_t)dir;
@@ -485,6 +489,9 @@ void unm_ring_init(struct unm_map *m, uint32_t obj, uint32_t port, int dir,
 	kr->rtail = ring->tail;
 	kr->tx_hwtail = ring->tail;
 	kr->hwtail = dir == NR_TX ? slots - 1 : 0;
+	/* last: from here on a teardown frees the slots' buffers */
+	*(uint32_t *)&ring->num_slots = slots;
+	kr->num_slots = slots;
 }
 
 void unm_ring_fini(struct unm_map *m, uint32_t obj, bool free_bufs)
