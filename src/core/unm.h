@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <sys/types.h>
 #include <poll.h>
+#include <signal.h>
 #include <net/netmap.h>
 #include "core/barrier.h"
 
@@ -352,5 +353,11 @@ extern uint64_t unm_stat_polls, unm_stat_sleeps, unm_stat_wakeups;
 
 /* shim.c */
 struct unm_fd *unm_fd_lookup(int fd);
+/* poll() semantics over any mix of netmap and other fds; timeout_ns < 0
+ * waits forever; with use_ppoll the kernel wait is ppoll(ss) */
+int unm_poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *ss,
+		    bool use_ppoll);
+/* number of netmap fds open in this process (0: every call is plain libc) */
+int unm_netmap_fd_count(void);
 
 #endif

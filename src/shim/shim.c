@@ -480,7 +480,7 @@ static int64_t spin_ns(void)
 }
 
 /* timeout_ns < 0: forever */
-static int poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *ss,
+int unm_poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *ss,
 		       bool use_ppoll)
 {
 	struct unm_fd *nm_small[16], **nm = nm_small;
@@ -606,7 +606,7 @@ int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
 	if (unm_likely(__atomic_load_n(&n_netmap_fds, __ATOMIC_RELAXED) == 0))
 		return unm_real_poll(fds, n, timeout);
-	return poll_common(fds, n, timeout < 0 ? -1 : (int64_t)timeout * 1000000, NULL, false);
+	return unm_poll_common(fds, n, timeout < 0 ? -1 : (int64_t)timeout * 1000000, NULL, false);
 }
 
 int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *ss)
@@ -614,7 +614,7 @@ int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_
 	if (unm_likely(__atomic_load_n(&n_netmap_fds, __ATOMIC_RELAXED) == 0))
 		return real_ppoll(fds, n, ts, ss);
 	int64_t t = ts == NULL ? -1 : (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-	return poll_common(fds, n, t, ss, true);
+	return unm_poll_common(fds, n, t, ss, true);
 }
 
 int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
@@ -664,4 +664,9 @@ int unetmap_proc_stats(struct unetmap_proc_stats *st)
 	st->sleeps = __atomic_load_n(&unm_stat_sleeps, __ATOMIC_RELAXED);
 	st->wakeups = __atomic_load_n(&unm_stat_wakeups, __ATOMIC_RELAXED);
 	return 0;
+}
+
+int unm_netmap_fd_count(void)
+{
+	return __atomic_load_n(&n_netmap_fds, __ATOMIC_RELAXED);
 }
