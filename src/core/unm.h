@@ -149,6 +149,7 @@ struct unm_reg {
 	uint32_t state;
 	uint32_t gen;
 	int32_t pid;		/* creating process (a hint for liveness) */
+	uint64_t fifo_dev, fifo_ino;	/* identity of its FIFO, for adoption */
 	uint32_t port;
 	uint16_t mem_id;
 	uint16_t pad;
@@ -224,8 +225,10 @@ struct unm_kref {
 	int waiter;			/* our bit in kr->armed, -1 if none */
 };
 
+/* The state of one open netmap file description, shared by every fd
+ * number that refers to it in this process (dup, dup2, F_DUPFD). */
 struct unm_fd {
-	int fd;
+	int refs;		/* fd numbers pointing here (fd table lock) */
 	int oflags;
 	uint32_t reg;
 	uint32_t gen;
@@ -359,5 +362,14 @@ int unm_poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigs
 		    bool use_ppoll);
 /* number of netmap fds open in this process (0: every call is plain libc) */
 int unm_netmap_fd_count(void);
+/* make fd number `fd` refer to `f` (taking a reference); replaces and
+ * releases whatever netmap state `fd` had */
+void unm_fd_install(int fd, struct unm_fd *f);
+/* drop fd number `fd` from the table, releasing the registration when it
+ * was the last holder anywhere; returns whether it was a netmap fd */
+bool unm_fd_forget(int fd);
+/* fd is a netmap descriptor this process got without opening it (exec,
+ * SCM_RIGHTS): find its registration and enter it in the table */
+struct unm_fd *unm_fd_adopt(int fd);
 
 #endif

@@ -104,15 +104,50 @@ struct unm_fd *unm_fd_lookup(int fd)
 	return __atomic_load_n(&fdtab[fd], __ATOMIC_ACQUIRE);
 }
 
-static void fd_set_entry(int fd, struct unm_fd *f)
+static void netmap_release(struct unm_fd *f);
+
+/* Point fd at f (NULL: clear).  Returns the state fd pointed to before if
+ * this was its last fd number here (the caller releases it), else NULL. */
+static struct unm_fd *fd_set_entry(int fd, struct unm_fd *f)
 {
+	struct unm_fd *old, *last = NULL;
 	pthread_mutex_lock(&fdtab_lock);
-	if (f != NULL && fdtab[fd] == NULL)
-		n_netmap_fds++;
-	else if (f == NULL && fdtab[fd] != NULL)
+	old = fdtab[fd];
+	if (old == f) {
+		pthread_mutex_unlock(&fdtab_lock);
+		return NULL;
+	}
+	if (f != NULL) {
+		f->refs++;
+		if (old == NULL)
+			n_netmap_fds++;
+	} else if (old != NULL) {
 		n_netmap_fds--;
+	}
+	if (old != NULL && --old->refs == 0)
+		last = old;
 	__atomic_store_n(&fdtab[fd], f, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&fdtab_lock);
+	return last;
+}
+
+void unm_fd_install(int fd, struct unm_fd *f)
+{
+	if ((unsigned)fd >= FDTAB_MAX)
+		return;
+	struct unm_fd *last = fd_set_entry(fd, f);
+	if (last != NULL)
+		netmap_release(last);
+}
+
+bool unm_fd_forget(int fd)
+{
+	if (unm_fd_lookup(fd) == NULL)
+		return false;
+	struct unm_fd *last = fd_set_entry(fd, NULL);
+	if (last != NULL)
+		netmap_release(last);
+	return true;
 }
 
 /* open("/dev/netmap"): a new registration slot and its FIFO. */
@@ -160,11 +195,19 @@ static int netmap_open(int flags)
 		errno = e;
 		return -1;
 	}
-	f->fd = fd;
 	f->oflags = flags;
 	f->reg = idx;
 	f->gen = gen;
 	pthread_mutex_init(&f->lock, NULL);
+	struct stat st;
+	if (fstat(fd, &st) == 0 && unm_lock() == 0) {
+		struct unm_reg *g = &unm_registry()->regs[idx];
+		if (g->gen == gen) {
+			g->fifo_dev = st.st_dev;
+			g->fifo_ino = st.st_ino;
+		}
+		unm_unlock();
+	}
 	fd_set_entry(fd, f);
 	return fd;
 }
@@ -260,10 +303,11 @@ int close(int fd)
 	struct unm_fd *f = unm_fd_lookup(fd);
 	if (unm_likely(f == NULL))
 		return unm_real_close(fd);
-	fd_set_entry(fd, NULL);
+	struct unm_fd *last = fd_set_entry(fd, NULL);
 	int ret = unm_real_close(fd);
 	int e = errno;
-	netmap_release(f);
+	if (last != NULL)
+		netmap_release(last);
 	errno = e;
 	return ret;
 }
@@ -318,8 +362,13 @@ int ioctl(int fd, unsigned long req, ...)
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
 	struct unm_fd *f = unm_fd_lookup(fd);
-	if (unm_likely(f == NULL))
-		return unm_real_ioctl(fd, req, arg);
+	if (unm_likely(f == NULL)) {
+		/* a netmap fd received by exec or SCM_RIGHTS and not seen yet */
+		bool nioc = req == NIOCCTRL || req == NIOCTXSYNC || req == NIOCRXSYNC ||
+			    req == NIOCREGIF || req == NIOCGINFO;
+		if (!nioc || (f = unm_fd_adopt(fd)) == NULL)
+			return unm_real_ioctl(fd, req, arg);
+	}
 	return netmap_ioctl(f, req, arg);
 }
 
@@ -347,8 +396,12 @@ static void *netmap_mmap(struct unm_fd *f, void *addr, size_t len, int prot, int
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	struct unm_fd *f = fd >= 0 ? unm_fd_lookup(fd) : NULL;
-	if (unm_likely(f == NULL))
-		return unm_real_mmap(addr, len, prot, flags, fd, off);
+	if (unm_likely(f == NULL)) {
+		void *p = unm_real_mmap(addr, len, prot, flags, fd, off);
+		/* a FIFO cannot be mapped: maybe a netmap fd not seen yet */
+		if (p != MAP_FAILED || errno != ENODEV || (f = unm_fd_adopt(fd)) == NULL)
+			return p;
+	}
 	return netmap_mmap(f, addr, len, prot, flags, off);
 }
 
