@@ -26,6 +26,8 @@ TOOLS      := $(TOOL_NAMES:%=$(BUILD)/bin/%)
 
 TEST_SRCS := $(wildcard tests/unit/*.c tests/functional/*.c)
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+# netmap clients built as for kernel netmap: NOT linked with libunetmap
+COMPAT    := $(patsubst tests/compat/%.c,$(BUILD)/compat/%,$(wildcard tests/compat/*.c))
 
 RPATH := -Wl,-rpath,'$$ORIGIN/../lib' -Wl,-rpath,'$$ORIGIN/../../lib'
 
@@ -34,7 +36,7 @@ all: lib tools tests
 
 lib: $(LIB)
 tools: $(TOOLS)
-tests: $(TESTS)
+tests: $(TESTS) $(COMPAT)
 
 $(BUILD)/obj/%.o: %.c $(wildcard include/*.h include/net/*.h src/*/*.h src/*.h)
 	@mkdir -p $(dir $@)
@@ -58,12 +60,16 @@ $(BUILD)/tests/%: tests/%.c tests/testlib.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< -L$(BUILD)/lib -lunetmap $(RPATH) $(LDLIBS) -lm
 
+$(BUILD)/compat/%: tests/compat/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -Iinclude $(CFLAGS) -o $@ $<
+
 check: check-plain check-asan check-tsan check-clang
 
 SCRIPT_TESTS := $(wildcard tests/scripts/*.sh)
 
 check-plain: all
-	BUILD=$(BUILD) tests/run.sh $(TESTS) $(SCRIPT_TESTS)
+	BUILD=$(BUILD) tests/run.sh $(TESTS) $(SCRIPT_TESTS:%=./%)
 
 check-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" HOT_OPT= \
