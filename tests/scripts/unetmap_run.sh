@@ -27,6 +27,19 @@ wait $rxp; rc=$?; rxp=
 [ $rc -eq 0 ] || { echo "rx rc=$rc"; cat "$tmp/rx.out"; exit 1; }
 grep -q "rx 20000 frames, 0 errors" "$tmp/rx.out" || { cat "$tmp/rx.out"; exit 1; }
 
+# programs that never touch netmap behave identically under unetmap-run
+same() {
+	local a b ra rb
+	a=$("$@" 2>&1); ra=$?
+	b=$("$run" "$@" 2>&1); rb=$?
+	[ "$a" = "$b" ] && [ $ra -eq $rb ] || { echo "differs under unetmap-run: $*"; diff <(echo "$a") <(echo "$b") | head; exit 1; }
+}
+same ls -la /
+same ls /nonexistent-dir
+same sh -c 'echo hi; exec 3>/dev/null; cat /etc/hostname >&3; exit 3'
+same python3 -c 'import os, select; r, w = os.pipe(); os.write(w, b"x"); print(select.select([r], [], [], 1)[0] == [r], os.read(r, 1))'
+command -v tcpdump >/dev/null && same tcpdump --version
+
 # a static binary: a clear refusal, exit 126
 if printf 'int main(void){return 0;}\n' | cc -static -x c - -o "$tmp/static" 2>/dev/null; then
 	out=$("$run" "$tmp/static" 2>&1); rc=$?
