@@ -67,8 +67,17 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 
 	if (cmd == NIOCGINFO) {
 		if (nr->nr_cmd == NETMAP_BDG_LIST) {
-			unm_seterr("VALE switches are not supported yet");
-			return -EOPNOTSUPP;
+			struct nmreq_vale_list b = { .nr_bridge_idx = nr->nr_arg1,
+						     .nr_port_idx = nr->nr_arg2 };
+			snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
+			hdr.nr_reqtype = NETMAP_REQ_VALE_LIST;
+			hdr.nr_body = (uintptr_t)&b;
+			if ((ret = unm_ctl(f, &hdr)) < 0)
+				return ret;
+			snprintf(nr->nr_name, sizeof(nr->nr_name), "%s", hdr.nr_name);
+			nr->nr_arg1 = b.nr_bridge_idx;
+			nr->nr_arg2 = (uint16_t)b.nr_port_idx;
+			return 0;
 		}
 		struct nmreq_port_info_get b;
 		memset(&b, 0, sizeof(b));
@@ -116,6 +125,74 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 			return ret;
 		nr->nr_arg1 = (uint16_t)b.nr_hdr_len;
 		return 0;
+	}
+	case NETMAP_BDG_ATTACH: {
+		struct nmreq_vale_attach b;
+		memset(&b, 0, sizeof(b));
+		snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
+		hdr.nr_reqtype = NETMAP_REQ_VALE_ATTACH;
+		hdr.nr_body = (uintptr_t)&b;
+		b.reg.nr_mode = (nr->nr_arg1 & NETMAP_BDG_HOST) ? NR_REG_NIC_SW : NR_REG_ALL_NIC;
+		b.reg.nr_mem_id = nr->nr_arg2;
+		b.reg.nr_tx_slots = nr->nr_tx_slots;
+		b.reg.nr_rx_slots = nr->nr_rx_slots;
+		b.reg.nr_tx_rings = nr->nr_tx_rings;
+		b.reg.nr_rx_rings = nr->nr_rx_rings;
+		return unm_ctl(f, &hdr);
+	}
+	case NETMAP_BDG_DETACH: {
+		struct nmreq_vale_detach b;
+		memset(&b, 0, sizeof(b));
+		snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
+		hdr.nr_reqtype = NETMAP_REQ_VALE_DETACH;
+		hdr.nr_body = (uintptr_t)&b;
+		return unm_ctl(f, &hdr);
+	}
+	case NETMAP_BDG_NEWIF: {
+		struct nmreq_vale_newif b;
+		memset(&b, 0, sizeof(b));
+		snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
+		hdr.nr_reqtype = NETMAP_REQ_VALE_NEWIF;
+		hdr.nr_body = (uintptr_t)&b;
+		b.nr_tx_slots = nr->nr_tx_slots;
+		b.nr_rx_slots = nr->nr_rx_slots;
+		b.nr_tx_rings = nr->nr_tx_rings;
+		b.nr_rx_rings = nr->nr_rx_rings;
+		b.nr_mem_id = nr->nr_arg2;
+		if ((ret = unm_ctl(f, &hdr)) < 0)
+			return ret;
+		nr->nr_tx_slots = b.nr_tx_slots;
+		nr->nr_rx_slots = b.nr_rx_slots;
+		nr->nr_tx_rings = b.nr_tx_rings;
+		nr->nr_rx_rings = b.nr_rx_rings;
+		nr->nr_arg2 = b.nr_mem_id;
+		return 0;
+	}
+	case NETMAP_BDG_DELIF:
+		snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
+		hdr.nr_reqtype = NETMAP_REQ_VALE_DELIF;
+		return unm_ctl(f, &hdr);
+	case NETMAP_BDG_POLLING_ON:
+	case NETMAP_BDG_POLLING_OFF: {
+		struct nmreq_vale_polling b;
+		memset(&b, 0, sizeof(b));
+		snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
+		hdr.nr_reqtype = nr->nr_cmd == NETMAP_BDG_POLLING_ON ?
+				 NETMAP_REQ_VALE_POLLING_ENABLE : NETMAP_REQ_VALE_POLLING_DISABLE;
+		hdr.nr_body = (uintptr_t)&b;
+		/* ONE_NIC: one cpu per ring; ALL_NIC: a single cpu */
+		b.nr_mode = (nr->nr_flags & NR_REG_MASK) == NR_REG_ONE_NIC ?
+			    NETMAP_POLLING_MODE_MULTI_CPU : NETMAP_POLLING_MODE_SINGLE_CPU;
+		b.nr_first_cpu_id = nr->nr_ringid & NETMAP_RING_MASK;
+		b.nr_num_polling_cpus = nr->nr_arg1;
+		return unm_ctl(f, &hdr);
+	}
+	case NETMAP_BDG_VNET_HDR: {
+		struct nmreq_port_hdr b = { nr->nr_arg1, 0 };
+		snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
+		hdr.nr_reqtype = NETMAP_REQ_PORT_HDR_SET;
+		hdr.nr_body = (uintptr_t)&b;
+		return unm_ctl(f, &hdr);
 	}
 	case NETMAP_PT_HOST_CREATE:
 	case NETMAP_PT_HOST_DELETE:
