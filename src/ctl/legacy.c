@@ -74,7 +74,9 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 			hdr.nr_body = (uintptr_t)&b;
 			if ((ret = unm_ctl(f, &hdr)) < 0)
 				return ret;
-			snprintf(nr->nr_name, sizeof(nr->nr_name), "%s", hdr.nr_name);
+			/* the legacy name field holds 15 characters */
+			memcpy(nr->nr_name, hdr.nr_name, sizeof(nr->nr_name) - 1);
+			nr->nr_name[sizeof(nr->nr_name) - 1] = '\0';
 			nr->nr_arg1 = b.nr_bridge_idx;
 			nr->nr_arg2 = (uint16_t)b.nr_port_idx;
 			return 0;
