@@ -27,7 +27,7 @@ TOOLS      := $(TOOL_NAMES:%=$(BUILD)/bin/%)
 TEST_SRCS := $(wildcard tests/unit/*.c tests/functional/*.c)
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 # netmap clients built as for kernel netmap: NOT linked with libunetmap
-COMPAT    := $(patsubst tests/compat/%.c,$(BUILD)/compat/%,$(wildcard tests/compat/*.c))
+COMPAT    := $(patsubst tests/clients/%.c,$(BUILD)/clients/%,$(wildcard tests/clients/*.c))
 
 RPATH := -Wl,-rpath,'$$ORIGIN/../lib' -Wl,-rpath,'$$ORIGIN/../../lib'
 
@@ -60,7 +60,7 @@ $(BUILD)/tests/%: tests/%.c tests/testlib.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< -L$(BUILD)/lib -lunetmap $(RPATH) $(LDLIBS) -lm
 
-$(BUILD)/compat/%: tests/compat/%.c
+$(BUILD)/clients/%: tests/clients/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -Iinclude $(CFLAGS) -o $@ $<
 

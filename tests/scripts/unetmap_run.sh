@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 B=${BUILD:-build}
 case $B in /*) ;; *) B=$top/$B ;; esac
 run=$B/bin/unetmap-run
-cli=$B/compat/legacy_client
+cli=$B/clients/legacy_client
 tmp=$(mktemp -d /tmp/unetmap-run.XXXXXX)
 export UNETMAP_DIR=$tmp/dir
 trap 'kill $rxp 2>/dev/null; rm -rf "$tmp"' EXIT
