@@ -27,7 +27,8 @@ TOOLS      := $(TOOL_NAMES:%=$(BUILD)/bin/%)
 TEST_SRCS := $(wildcard tests/unit/*.c tests/functional/*.c)
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 # netmap clients built as for kernel netmap: NOT linked with libunetmap
-COMPAT    := $(patsubst tests/clients/%.c,$(BUILD)/clients/%,$(wildcard tests/clients/*.c))
+COMPAT    := $(patsubst tests/clients/%.c,$(BUILD)/clients/%,$(wildcard tests/clients/*.c)) \
+	     $(BUILD)/clients/pkt-gen-libc
 
 RPATH := -Wl,-rpath,'$$ORIGIN/../lib' -Wl,-rpath,'$$ORIGIN/../../lib'
 
@@ -59,6 +60,11 @@ $(BUILD)/bin/%: $$(wildcard tools/%/*.c tools/%/*.h) $(LIB)
 $(BUILD)/tests/%: tests/%.c tests/testlib.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< -L$(BUILD)/lib -lunetmap $(RPATH) $(LDLIBS) -lm
+
+# pkt-gen as upstream builds it: libnetmap compiled in, only libc imported
+$(BUILD)/clients/pkt-gen-libc: $(wildcard tools/pkt-gen/*.c tools/pkt-gen/*.h src/lib/*.c src/lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) -lm
 
 $(BUILD)/clients/%: tests/clients/%.c
 	@mkdir -p $(dir $@)

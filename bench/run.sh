@@ -33,6 +33,7 @@ CFLAGS="-O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE"
 OUT=bench/out
 BB=$BUILD/bench
 PKTGEN=$BUILD/bin/pkt-gen
+PKTGEN_LIBC=$BUILD/clients/pkt-gen-libc
 LIBUNM=$BUILD/lib/libunetmap.so
 
 is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; esac; }
@@ -192,13 +193,15 @@ parse_pktgen() {
 	}' "$1"
 }
 
-run_pipe() { # round
-	local r=$1 rx tx rxlog=$OUT/logs/pipe-rx.$1.log txlog=$OUT/logs/pipe-tx.$1.log res
-	UNETMAP_DIR=$ROUND_DIR "$PKTGEN" -i 'netmap:bpipe}1' -f rx -w 0 -a 1 >"$rxlog" 2>&1 &
+run_pipe() { # round series command...
+	local r=$1 series=$2 rx tx rxlog=$OUT/logs/$2-rx.$1.log txlog=$OUT/logs/$2-tx.$1.log res
+	shift 2
+	local cmd=("$@")
+	UNETMAP_DIR=$ROUND_DIR "${cmd[@]}" -i 'netmap:bpipe}1' -f rx -w 0 -a 1 >"$rxlog" 2>&1 &
 	rx=$!
 	PIDS+=("$rx")
 	sleep 0.3
-	UNETMAP_DIR=$ROUND_DIR "$PKTGEN" -i 'netmap:bpipe{1' -f tx -l 60 -w 0 -a 0 >"$txlog" 2>&1 &
+	UNETMAP_DIR=$ROUND_DIR "${cmd[@]}" -i 'netmap:bpipe{1' -f tx -l 60 -w 0 -a 0 >"$txlog" 2>&1 &
 	tx=$!
 	PIDS+=("$tx")
 	local note=
@@ -227,8 +230,8 @@ run_pipe() { # round
 		tail -3 "$txlog" >&2
 		return 1
 	fi
-	record "$r" unetmap_pipe "$1" Mpps "pkt-gen rx $2 ($3)$note"
-	log "bench: round $r: unetmap pipe     $1 Mpps ($2, $3 intervals)"
+	record "$r" "$series" "$1" Mpps "pkt-gen rx $2 ($3)$note"
+	log "bench: round $r: $series $1 Mpps ($2, $3 intervals)"
 }
 
 run_simple() { # round system label cmd...: the command prints "Mpps <value>"
@@ -268,7 +271,10 @@ for r in $(seq 1 "$RUNS"); do
 		break
 	fi
 	ROUND_DIR=$(mktemp -d /dev/shm/unetmap-bench.XXXXXX) || exit 1
-	[ -z "$SKIP_PIPE" ] && run_pipe "$r"
+	[ -z "$SKIP_PIPE" ] && run_pipe "$r" unetmap_pipe "$PKTGEN"
+	# the same, as an unmodified program: libc-only pkt-gen under unetmap-run
+	[ -z "$SKIP_PIPE" ] && [ -x "$PKTGEN_LIBC" ] &&
+		run_pipe "$r" unetmap_pipe_preload "$BUILD/bin/unetmap-run" "$PKTGEN_LIBC"
 	[ -z "$SKIP_SPSC" ] && run_simple "$r" spsc_ring "16-B desc slots $SLOTS batch $BATCH" \
 		"$BB/spsc_ring" -n "$SLOTS" -b "$BATCH" -t "$SECS" -p 0 -c 1
 	# the same ring with pkt-gen's batch (512): the like-for-like reference
@@ -324,12 +330,14 @@ ratio() { # a b
 	echo "unetmap bench: $RUNS rounds, ${SECS}-s windows, producer/tx on CPU0, consumer/rx on CPU1"
 	printf '%-44s %10s %10s %10s\n' "packet rate" min median max
 	row "unetmap pipe, pkt-gen tx->rx, 60-B frames" unetmap_pipe Mpps "$SKIP_PIPE"
+	row "same, libc-only pkt-gen under unetmap-run" unetmap_pipe_preload Mpps "$SKIP_PIPE"
 	row "SPSC shm ring, 16-B desc, batch $BATCH" spsc_ring Mpps "$SKIP_SPSC"
 	row "SPSC shm ring, 16-B desc, batch 512" spsc_ring_b512 Mpps "$SKIP_SPSC"
 	row "DPDK rte_ring SP/SC, 16-B elem, bulk $BATCH" rte_ring Mpps "$SKIP_RTE"
 	echo "ratio of medians  pipe / spsc_ring: $(ratio unetmap_pipe spsc_ring)"
 	echo "ratio of medians  pipe / spsc_ring batch 512 (pkt-gen's batch): $(ratio unetmap_pipe spsc_ring_b512)"
 	echo "ratio of medians  pipe / rte_ring:  $(ratio unetmap_pipe rte_ring)"
+	echo "ratio of medians  pipe under unetmap-run / linked: $(ratio unetmap_pipe_preload unetmap_pipe)"
 	echo "ratio of medians  rte_ring / spsc:  $(ratio rte_ring spsc_ring)"
 	printf '%-44s %10s %10s %10s\n' "cost of one call" min median max
 	row "NIOCTXSYNC, nothing to send" NIOCTXSYNC ns "$SKIP_SYNC"
@@ -347,10 +355,11 @@ fi
 if command -v gnuplot >/dev/null 2>&1; then
 	: >"$TMPD/rate.dat"
 	: >"$TMPD/cost.dat"
-	for s in unetmap_pipe spsc_ring spsc_ring_b512 rte_ring; do
+	for s in unetmap_pipe unetmap_pipe_preload spsc_ring spsc_ring_b512 rte_ring; do
 		st=$(stats "$s")
 		case $s in
 		unetmap_pipe) lbl="unetmap pipe" ;;
+		unetmap_pipe_preload) lbl="pipe, unetmap-run" ;;
 		spsc_ring) lbl="SPSC ring b32" ;;
 		spsc_ring_b512) lbl="SPSC ring b512" ;;
 		*) lbl="rte_ring" ;;
