@@ -101,6 +101,13 @@ ensure_deb_src() {
 	need_update=1
 }
 
+# --- one run at a time (make check, a developer, another session) ---------------
+mkdir -p "$tp" 2>/dev/null || true
+if { : >>"$tp/.lock"; } 2>/dev/null; then
+	exec 9>>"$tp/.lock"
+	flock -w 900 9 || die "another scripts/libpcap.sh holds $tp/.lock for 15 min"
+fi
+
 # --- already built? -------------------------------------------------------------
 libpath() { ls "$prefix"/lib/libpcap.so.*.*.* 2>/dev/null | head -n1; }
 
@@ -118,6 +125,12 @@ fi
 if ! is_root; then
 	if [ ${#missing[@]} -gt 0 ] || ! have_deb_src; then
 		log "not root: cannot install ${missing[*]:-} / add deb-src; run as root once"
+		exit 77
+	fi
+	w=$tp; [ -e "$w" ] || w=$top/build
+	if [ ! -w "$w" ] || { [ -e "$srcdir" ] && [ ! -w "$srcdir" ]; } \
+	   || { [ -e "$prefix" ] && [ ! -w "$prefix" ]; }; then
+		log "not root and $tp is not writable: cannot (re)build; run as root"
 		exit 77
 	fi
 fi

@@ -4,11 +4,16 @@
  * Opens DEV with libpcap (pcap_open_live, e.g. "netmap:inj{1"), writes COUNT
  * frames of LEN bytes with pcap_inject() and then makes them leave.  libpcap's
  * netmap inject only fills TX slots; frames are handed on by the implicit
- * txsync of the next poll() on the descriptor.  MODE chooses who calls it:
- *   dispatch  pcap_dispatch() (libpcap's own poll loop), stopped after 300 ms
- *             by pcap_breakloop() from a SIGALRM handler
+ * txsync of the next poll() on the descriptor.  MODE chooses who pushes the
+ * frames left at the end:
+ *   dispatch  pcap_dispatch() (libpcap's own poll(POLLIN) loop), stopped after
+ *             300 ms by pcap_breakloop() from a SIGALRM handler
  *   poll      poll(POLLOUT) on pcap_get_selectable_fd()
- * A full ring (pcap_inject returns 0) is flushed the same way and retried.
+ * A full ring (pcap_inject returns 0) is always waited on with poll(POLLOUT)
+ * on pcap_get_selectable_fd(): a POLLIN-only poll (all pcap_dispatch does)
+ * runs the implicit txsync only on rings with unsent slots (netmap_poll's
+ * rule), so once everything was pushed it never reclaims the slots the
+ * receiver released, and a full ring would stay full.
  *
  * Frame i: dst 02:00:00:00:00:02, src 02:00:00:00:00:01, ethertype 0x88b5,
  * then "UNMP", i as 32-bit big endian, then bytes (i + k) & 0xff.
@@ -46,22 +51,26 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* poll(POLLOUT) on the selectable fd: txsync, wait up to 1 s for room */
+static int wait_room(void)
+{
+	struct pollfd pfd = { .fd = pcap_get_selectable_fd(pc), .events = POLLOUT };
+	if (pfd.fd < 0) {
+		fprintf(stderr, "pcap_get_selectable_fd: %d\n", pfd.fd);
+		return -1;
+	}
+	if (poll(&pfd, 1, 1000) < 0) {
+		perror("poll");
+		return -1;
+	}
+	return 0;
+}
+
 /* one implicit txsync through the chosen path; 0 ok, -1 error */
 static int flush(const char *mode)
 {
-	if (strcmp(mode, "poll") == 0) {
-		struct pollfd pfd = { .fd = pcap_get_selectable_fd(pc), .events = POLLOUT };
-		if (pfd.fd < 0) {
-			fprintf(stderr, "pcap_get_selectable_fd: %d\n", pfd.fd);
-			return -1;
-		}
-		int r = poll(&pfd, 1, 1000);
-		if (r < 0) {
-			perror("poll");
-			return -1;
-		}
-		return 0;
-	}
+	if (strcmp(mode, "poll") == 0)
+		return wait_room();
 	struct itimerval it = { .it_value = { .tv_sec = 0, .tv_usec = 300000 } };
 	setitimer(ITIMER_REAL, &it, NULL);
 	int r = pcap_dispatch(pc, -1, on_packet, NULL);
@@ -125,12 +134,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "timeout: ring stays full after %ld frames\n", sent);
 			return 1;
 		}
-		if (flush(mode) < 0)
+		if (wait_room() < 0)
 			return 1;
 	}
 	if (flush(mode) < 0)
 		return 1;
-	printf("injected %ld frames of %d bytes into %s (%ld ring-full retries, flushed by %s)\n",
+	printf("injected %ld frames of %d bytes into %s (%ld ring-full waits, last frames pushed by %s)\n",
 	       sent, len, dev, full, mode);
 	struct pcap_stat st;
 	if (pcap_stats(pc, &st) == 0)
