@@ -8,6 +8,7 @@
  * drops it when the last holder closes or dies.  A registration is dead iff
  * somebody else can take that lock.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -179,6 +180,34 @@ bool unm_reg_dead_locked(uint32_t idx)
 	return reg_dead(idx, true);
 }
 
+/* Files whose object is gone: a FIFO or region whose owner could not
+ * unlink it (a process that dropped privileges after opening /dev/netmap,
+ * in a sticky directory).  Removed when a forced collection runs. */
+static void sweep_stale_files(void)
+{
+	struct unm_registry *r = unm_registry();
+	DIR *d = opendir(unm_dir());
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		unsigned a, b;
+		char tail;
+		bool stale = false;
+		if (sscanf(e->d_name, "reg-%u-%u%c", &a, &b, &tail) == 2)
+			stale = a >= UNM_MAX_REGS || r->regs[a].state == UNM_REG_FREE ||
+				r->regs[a].gen != b;
+		else if (sscanf(e->d_name, "mem-%u-%u%c", &a, &b, &tail) == 2)
+			stale = a >= UNM_MAX_MEMS || !r->mems[a].live || r->mems[a].gen != b;
+		if (stale) {
+			char path[512];
+			if (unm_path(path, sizeof(path), "%s", e->d_name) == 0)
+				unlink(path);
+		}
+	}
+	closedir(d);
+}
+
 void unm_gc_locked(bool force)
 {
 	struct unm_registry *r = unm_registry();
@@ -190,6 +219,8 @@ void unm_gc_locked(bool force)
 		if (r->regs[i].state != UNM_REG_FREE && reg_dead(i, force))
 			unm_reg_release_locked(i);
 	}
+	if (force)
+		sweep_stale_files();
 }
 
 int unm_reg_alloc_locked(uint32_t *idx)
