@@ -98,7 +98,7 @@ static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 			memcpy(&rxr->slot[i], &ring->slot[i], (end - i) * sizeof(struct netmap_slot));
 			i = end == n ? 0 : end;
 		}
-		kr->hwcur = lim;
+		UNM_WRITE_ONCE(kr->hwcur, lim);	/* read by pipe_ready() */
 		/* R1: the slots written above become visible to the receiver
 		 * before the new producer index (pairs with A1 in rxsync). */
 		unm_store_release(&rkr->hwtail, lim);
@@ -108,7 +108,7 @@ static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 	 * any buffer it handed back into our slots is seen before reuse. */
 	uint32_t cons = unm_load_acquire(&rkr->hwcur);
 	uint32_t tail = prv(cons, n);
-	kr->rtail = tail;
+	UNM_WRITE_ONCE(kr->rtail, tail);
 	kr->tx_hwtail = tail;
 	/* release: another application thread reading tail sees the slots */
 	unm_store_release(&ring->tail, tail);
@@ -165,7 +165,7 @@ static int pipe_rxsync(struct unm_fd *f, struct unm_kref *k)
 		run_record(&k->shadow[j], &ring->slot[j], end - j);
 		j = end == n ? 0 : end;
 	}
-	kr->rtail = prod;
+	UNM_WRITE_ONCE(kr->rtail, prod);
 	unm_store_release(&ring->tail, prod);
 	return ret;
 }
@@ -174,11 +174,11 @@ static bool pipe_ready(const struct unm_kref *k)
 {
 	const struct unm_kring *kr = k->kr;
 	if (kr->dir == NR_RX)
-		return UNM_READ_ONCE(kr->hwtail) != kr->rtail;
+		return UNM_READ_ONCE(kr->hwtail) != UNM_READ_ONCE(kr->rtail);
 	/* TX: the receiver released something, or the user queued frames */
 	uint32_t cons = UNM_READ_ONCE(k->pkr->hwcur);
-	return prv(cons, kr->num_slots) != kr->rtail ||
-	       UNM_READ_ONCE(k->ring->head) != kr->hwcur;
+	return prv(cons, kr->num_slots) != UNM_READ_ONCE(kr->rtail) ||
+	       UNM_READ_ONCE(k->ring->head) != UNM_READ_ONCE(kr->hwcur);
 }
 
 const struct unm_port_ops unm_pipe_ops = {

@@ -429,7 +429,7 @@ static short netmap_poll_one(struct unm_fd *f, short events)
 				continue;
 			if (unm_txsync_ring(f, k) < 0)
 				rev |= POLLERR;
-			if (want_tx && k->ring->cur != k->ring->tail) {
+			if (want_tx && UNM_READ_ONCE(k->ring->cur) != UNM_READ_ONCE(k->ring->tail)) {
 				rev |= want_tx;
 				want_tx = 0;
 			}
@@ -440,7 +440,7 @@ static short netmap_poll_one(struct unm_fd *f, short events)
 			struct unm_kref *k = &f->rx[i];
 			if (unm_rxsync_ring(f, k) < 0)
 				rev |= POLLERR;
-			if (k->ring->cur != k->ring->tail)
+			if (UNM_READ_ONCE(k->ring->cur) != UNM_READ_ONCE(k->ring->tail))
 				rev |= want_rx;
 		}
 	}
