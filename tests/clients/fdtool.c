@@ -8,6 +8,8 @@
  *   fdtool forkdup PORT N        dup the fd, fork: the child sends N/2
  *                                through the duplicate, the parent closes
  *                                its original and sends the rest
+ *   fdtool epollrx PORT N        receive N frames in an epoll loop that
+ *                                also watches a plain pipe
  */
 #define NETMAP_WITH_LIBS
 #include <poll.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/epoll.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <net/netmap_user.h>
@@ -114,14 +117,56 @@ static int forkdup(const char *port, unsigned n)
 	return ret || !WIFEXITED(st) || WEXITSTATUS(st) != 0;
 }
 
+static int epollrx(const char *port, unsigned n)
+{
+	struct nm_desc *d = nm_open(port, NULL, 0, NULL);
+	if (d == NULL)
+		return 1;
+	int ep = epoll_create1(0), pp[2];
+	if (ep < 0 || pipe(pp) < 0)
+		return 1;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 1 };
+	epoll_ctl(ep, EPOLL_CTL_ADD, d->fd, &ev);
+	ev.data.u64 = 2;
+	epoll_ctl(ep, EPOLL_CTL_ADD, pp[0], &ev);
+	if (write(pp[1], "x", 1) != 1)
+		return 1;
+	unsigned got = 0, plain = 0;
+	for (int idle = 0; got < n && idle < 50; ) {
+		struct epoll_event out[4];
+		int r = epoll_wait(ep, out, 4, 100);
+		if (r <= 0) {
+			idle++;
+			continue;
+		}
+		for (int i = 0; i < r; i++) {
+			if (out[i].data.u64 == 2) {
+				char c;
+				plain += read(pp[0], &c, 1) == 1;
+				continue;
+			}
+			struct netmap_ring *ring = NETMAP_RXRING(d->nifp, d->first_rx_ring);
+			while (!nm_ring_empty(ring)) {
+				got++;
+				ring->head = ring->cur = nm_ring_next(ring, ring->head);
+			}
+		}
+	}
+	nm_close(d);
+	printf("epollrx %u frames, %u plain\n", got, plain);
+	return got == n && plain == 1 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "serve") == 0)
 		return serve(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "client") == 0)
 		return client(argv[2], (unsigned)atoi(argv[3]));
+	if (argc == 4 && strcmp(argv[1], "epollrx") == 0)
+		return epollrx(argv[2], (unsigned)atoi(argv[3]));
 	if (argc == 4 && strcmp(argv[1], "forkdup") == 0)
 		return forkdup(argv[2], (unsigned)atoi(argv[3]));
-	fprintf(stderr, "usage: fdtool serve|client|forkdup ...\n");
+	fprintf(stderr, "usage: fdtool serve|client|forkdup|epollrx ...\n");
 	return 2;
 }

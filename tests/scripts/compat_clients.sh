@@ -2,7 +2,7 @@
 # Description: kernel-netmap style clients (libc only, under unetmap-run):
 # an fd server passes a registered port to a client that sends through it
 # after the server exited; a program dups its fd, forks, closes the
-# original and keeps sending through the duplicate.
+# original and keeps sending through the duplicate; an epoll loop receives.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 B=${BUILD:-build}
@@ -32,4 +32,9 @@ check_rx 5000 "fd passing"
 rx_count 'netmap:fk}1' 3000
 timeout 30 "$run" "$B/clients/fdtool" forkdup 'netmap:fk{1' 3000 || { echo "forkdup failed"; exit 1; }
 check_rx 3000 "fork/dup"
+# 3: an epoll loop (netmap fd + a plain pipe) receives what nm_inject sends
+timeout 30 "$run" "$B/clients/fdtool" epollrx 'netmap:fe}1' 4000 >"$tmp/ep.out" 2>&1 & pids+=($!)
+sleep 0.2
+timeout 30 "$run" "$B/clients/legacy_client" tx 'netmap:fe{1' 4000 >/dev/null 2>&1 || { echo "tx failed"; exit 1; }
+wait "${pids[-1]}" && grep -q "epollrx 4000 frames, 1 plain" "$tmp/ep.out" || { echo "epoll loop:"; cat "$tmp/ep.out"; exit 1; }
 exit 0
