@@ -271,6 +271,7 @@ int unm_mem_create_locked(uint16_t want_id, bool global, uint16_t *id_out)
 	meta->if_free = p.if_num;
 	meta->ring_free = p.ring_num;
 	meta->buf_free = p.buf_num - 2;
+	meta->txn_obj = UNM_NONE;
 	m->meta = meta;
 	/* buffers 0 and 1 are reserved: never handed out */
 	bm_set(bm(m, l.buf_bm), 0);
@@ -468,11 +469,17 @@ void unm_ring_init(struct unm_map *m, uint32_t obj, uint32_t port, int dir,
 	*(uint16_t *)&ring->dir = dir == NR_TX ? 1 : 0;
 	ring->head = ring->cur = 0;
 	ring->tail = dir == NR_TX ? slots - 1 : 0;
+	if (with_bufs) {
+		m->meta->txn_done = 0;
+		m->meta->txn_obj = obj;
+	}
 	for (uint32_t i = 0; i < slots; i++) {
 		struct netmap_slot *s = &ring->slot[i];
 		s->buf_idx = 0;
 		if (with_bufs && unm_buf_alloc(m, &s->buf_idx) < 0)
 			s->buf_idx = 0;
+		if (with_bufs)
+			m->meta->txn_done = i + 1;
 		s->len = with_bufs ? (uint16_t)m->meta->p.buf_size : 0;
 		s->flags = 0;
 		s->ptr = 0;
@@ -492,6 +499,24 @@ void unm_ring_init(struct unm_map *m, uint32_t obj, uint32_t port, int dir,
 	/* last: from here on a teardown frees the slots' buffers */
 	*(uint32_t *)&ring->num_slots = slots;
 	kr->num_slots = slots;
+	m->meta->txn_obj = UNM_NONE;
+}
+
+/* After a crash inside unm_ring_init(): give back the buffers already put
+ * in the slots of the ring that was being filled. */
+void unm_ring_txn_recover(struct unm_map *m)
+{
+	uint32_t obj = m->meta->txn_obj;
+	if (obj >= m->meta->p.ring_num)
+		return;
+	struct netmap_ring *ring = unm_ring_ptr(m, obj);
+	uint32_t n = m->meta->txn_done;
+	for (uint32_t i = 0; i < n && i < unm_ring_max_slots(&m->meta->p); i++) {
+		unm_buf_free(m, ring->slot[i].buf_idx);
+		ring->slot[i].buf_idx = 0;
+	}
+	m->meta->txn_obj = UNM_NONE;
+	m->meta->txn_done = 0;
 }
 
 void unm_ring_fini(struct unm_map *m, uint32_t obj, bool free_bufs)

@@ -252,6 +252,7 @@ int unm_port_alloc_locked(uint32_t *idx)
 			struct unm_port *p = &r->ports[i];
 			memset(p, 0, sizeof(*p));
 			p->parent = p->peer = UNM_NONE;
+			p->tx_obj = p->rx_obj = UNM_NONE;
 			if (i >= r->port_hwm)
 				r->port_hwm = i + 1;
 			*idx = i;

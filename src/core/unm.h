@@ -103,6 +103,9 @@ struct unm_region_meta {
 	uint64_t file_size;
 	uint32_t if_free, ring_free, buf_free;
 	uint32_t buf_hint;		/* first bitmap word that may have a free bit */
+	/* ring being filled with buffers by unm_ring_init() (UNM_NONE: none)
+	 * and how many of its slots hold one: what a crash repair frees */
+	uint32_t txn_obj, txn_done;
 };
 
 /* ------------------------------------------------------------------ */
@@ -129,6 +132,8 @@ struct unm_mem_ent {
 struct unm_port {
 	uint32_t kind;
 	uint32_t refs;		/* bound registrations */
+	uint32_t ready;		/* creation completed (a crash repair drops
+				 * ports that never got here) */
 	char name[UNM_NAME_MAX];
 	uint16_t mem_id;
 	uint16_t pad;
@@ -292,6 +297,7 @@ void unm_if_free(struct unm_map *m, uint32_t obj);
 void unm_ring_init(struct unm_map *m, uint32_t obj, uint32_t port, int dir,
 		   uint32_t ringid, uint32_t slots, bool with_bufs);
 void unm_ring_fini(struct unm_map *m, uint32_t obj, bool free_bufs);
+void unm_ring_txn_recover(struct unm_map *m);
 uint32_t unm_extra_bufs_alloc(struct unm_map *m, uint32_t want, uint32_t *head);
 void unm_extra_bufs_free(struct unm_map *m, uint32_t head);
 

@@ -697,16 +697,63 @@ int unetmap_mem_stats(uint16_t id, struct unetmap_mem_stats *st)
  * users; then drop ports nobody uses.  Buffers a dying registration was
  * moving cannot be traced and are not recovered here (they return when the
  * region is destroyed). */
+/* A port whose creation did not complete: free the buffers of its rings
+ * that were fully set up (a ring still being filled is the region's
+ * transaction, recovered separately); its ring objects are reclaimed when
+ * the ring bitmaps are rebuilt. */
+static void drop_unfinished_port(struct unm_port *p)
+{
+	if (p->kind != UNM_PORT_PIPE && p->kind != UNM_PORT_NULL)
+		return;
+	struct unm_map *m = unm_map_get(p->mem_id, p->mem_gen);
+	if (m == NULL)
+		return;
+	for (int d = 0; d < 2; d++) {
+		uint32_t cnt = d ? p->nrx : p->ntx, o = d ? p->rx_obj : p->tx_obj;
+		if (o == UNM_NONE)
+			continue;
+		for (uint32_t k = o; k < o + cnt && k < m->meta->p.ring_num; k++) {
+			if (m->meta->txn_obj == k)
+				continue;
+			struct netmap_ring *ring = unm_ring_ptr(m, k);
+			for (uint32_t j = 0; j < unm_kring_ptr(m, k)->num_slots; j++)
+				unm_buf_free(m, ring->slot[j].buf_idx);
+		}
+	}
+	unm_map_put(m);
+}
+
 void unm_repair_locked(void)
 {
 	struct unm_registry *r = unm_registry();
 	static uint32_t users[UNM_MAX_MEMS];
 
 	memset(users, 0, sizeof(users));
+	/* a port whose creation did not complete owns nothing we can trust
+	 * (its ring fields may be unset): drop it; the rings it had taken
+	 * come back below when the ring bitmaps are rebuilt */
 	for (uint32_t i = 0; i < r->port_hwm; i++) {
 		struct unm_port *p = &r->ports[i];
+		if (p->kind != UNM_PORT_FREE && !p->ready) {
+			drop_unfinished_port(p);
+			memset(p, 0, sizeof(*p));
+		}
 		p->refs = 0;
 		p->children = 0;
+	}
+	for (uint32_t id = 1; id < UNM_MAX_MEMS; id++) {
+		if (!r->mems[id].live)
+			continue;
+		struct unm_map *m = unm_map_get((uint16_t)id, r->mems[id].gen);
+		if (m != NULL) {
+			unm_ring_txn_recover(m);
+			unm_map_put(m);
+		}
+	}
+	for (uint32_t i = 0; i < r->reg_hwm; i++) {
+		struct unm_reg *g = &r->regs[i];
+		if (g->state == UNM_REG_BOUND && r->ports[g->port].kind == UNM_PORT_FREE)
+			g->state = UNM_REG_OPEN;	/* bound to a dropped port */
 	}
 	for (uint32_t i = 0; i < r->port_hwm; i++) {
 		struct unm_port *p = &r->ports[i];
@@ -775,13 +822,32 @@ void unm_repair_locked(void)
 		}
 		unm_map_put(m);
 	}
-	/* netmap_if objects: exactly those of committed registrations */
+	/* netmap_if objects: exactly those of committed registrations;
+	 * ring objects: exactly those of committed ports */
 	for (uint32_t id = 1; id < UNM_MAX_MEMS; id++) {
 		struct unm_mem_ent *e = &r->mems[id];
 		if (!e->live)
 			continue;
 		struct unm_map *m = unm_map_get((uint16_t)id, e->gen);
 		if (m != NULL) {
+			uint64_t *rb = (uint64_t *)((char *)m->meta + m->meta->ring_bm_off);
+			memset(rb, 0, (m->meta->p.ring_num + 63) / 64 * 8);
+			m->meta->ring_free = m->meta->p.ring_num;
+			for (uint32_t i = 0; i < r->port_hwm; i++) {
+				struct unm_port *p = &r->ports[i];
+				if ((p->kind != UNM_PORT_PIPE && p->kind != UNM_PORT_NULL) ||
+				    p->mem_id != id || p->mem_gen != e->gen)
+					continue;
+				for (int d = 0; d < 2; d++) {
+					uint32_t cnt = d ? p->nrx : p->ntx, o = d ? p->rx_obj : p->tx_obj;
+					for (uint32_t k = o; k < o + cnt && k < m->meta->p.ring_num; k++) {
+						if (!(rb[k / 64] >> (k % 64) & 1)) {
+							rb[k / 64] |= 1ULL << (k % 64);
+							m->meta->ring_free--;
+						}
+					}
+				}
+			}
 			uint64_t *bm = (uint64_t *)((char *)m->meta + m->meta->if_bm_off);
 			memset(bm, 0, (m->meta->p.if_num + 63) / 64 * 8);
 			m->meta->if_free = m->meta->p.if_num;

@@ -82,6 +82,7 @@ int unm_null_create_locked(const char *name, struct nmreq_register *req, uint32_
 	for (uint32_t i = 0; i < p->nrx; i++)
 		unm_ring_init(m, p->rx_obj + i, idx, NR_RX, i, p->rx_slots, true);
 	unm_mem_ref_locked(mem);
+	p->ready = 1;	/* commit */
 	unm_map_put(m);
 	*port_out = idx;
 	return 0;

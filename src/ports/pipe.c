@@ -249,6 +249,7 @@ static int parent_get(const char *pname, uint16_t want_mem, uint32_t *out)
 	snprintf(par->name, sizeof(par->name), "%s", pname);
 	par->mem_id = mem;
 	par->mem_gen = r->mems[mem].gen;
+	par->ready = 1;
 	*out = idx;
 	return 0;
 }
@@ -351,6 +352,7 @@ static int pipe_create(const char *name, size_t split, struct nmreq_register *re
 			unm_kring_ptr(m, ro)->peer_obj = to;
 		}
 	}
+	me->ready = pe->ready = 1;	/* commit */
 	par->children++;
 	unm_map_put(m);
 	*port_out = a;
@@ -410,6 +412,20 @@ void unm_pipe_destroy_locked(uint32_t port)
 		return;
 	uint32_t pidx = me->parent;
 	struct unm_map *m = unm_map_get(me->mem_id, me->mem_gen);
+	if (pe->kind != UNM_PORT_PIPE || pe->peer != port || !pe->ready) {
+		/* a teardown interrupted by a crash already cleared the other
+		 * end: free only what this end owns, never through the other
+		 * end's (now meaningless) ring fields */
+		if (m != NULL) {
+			for (uint32_t i = 0; i < me->ntx && me->tx_obj != UNM_NONE; i++)
+				unm_ring_fini(m, me->tx_obj + i, true);
+			for (uint32_t i = 0; i < me->nrx && me->rx_obj != UNM_NONE; i++)
+				unm_ring_fini(m, me->rx_obj + i, false);
+			unm_map_put(m);
+		}
+		memset(me, 0, sizeof(*me));
+		goto out_parent;
+	}
 	if (m != NULL) {
 		for (int e = 0; e < 2; e++) {
 			struct unm_port *t = e ? pe : me, *x = e ? me : pe;
@@ -431,8 +447,11 @@ void unm_pipe_destroy_locked(uint32_t port)
 		}
 		unm_map_put(m);
 	}
+	/* the end being destroyed goes last: if we die in between, the
+	 * survivor is recognised above as an end without its partner */
 	memset(pe, 0, sizeof(*pe));
 	memset(me, 0, sizeof(*me));
+out_parent:
 	if (pidx != UNM_NONE && pidx < UNM_MAX_PORTS) {
 		if (r->ports[pidx].children > 0)
 			r->ports[pidx].children--;
