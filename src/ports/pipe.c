@@ -81,7 +81,12 @@ static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 		unm_ring_reinit(k, nbufs, bufsize);
 		return -1;
 	}
-	uint32_t i = kr->hwcur;
+	/* What the receiver has been given is the truth: a sender killed
+	 * between publishing and updating its private copy left hwcur
+	 * behind, and must not leave those slots unaccounted for. */
+	uint32_t i = UNM_READ_ONCE(rkr->hwtail);
+	if (unm_unlikely(i != kr->hwcur))
+		UNM_WRITE_ONCE(kr->hwcur, i);
 	if (i != head) {
 		/* publish complete packets only: stop after the last slot
 		 * without NS_MOREFRAG */
@@ -98,10 +103,10 @@ static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 			memcpy(&rxr->slot[i], &ring->slot[i], (end - i) * sizeof(struct netmap_slot));
 			i = end == n ? 0 : end;
 		}
-		UNM_WRITE_ONCE(kr->hwcur, lim);	/* read by pipe_ready() */
 		/* R1: the slots written above become visible to the receiver
 		 * before the new producer index (pairs with A1 in rxsync). */
 		unm_store_release(&rkr->hwtail, lim);
+		UNM_WRITE_ONCE(kr->hwcur, lim);	/* read by pipe_ready() */
 		unm_notify(rkr);
 	}
 	/* A2: read what the receiver released; pairs with R2 in rxsync, so

@@ -77,8 +77,13 @@ int main(void)
 		CHECK(m != NULL && s != NULL, "reopen pipe %d: %s", id, strerror(errno));
 		if (m == NULL || s == NULL)
 			continue;
+		/* drop leftovers: sync first, since the ring header may be as a
+		 * killed process left it (tail older than the kernel's view) */
 		struct netmap_ring *r = NETMAP_RXRING(s->nifp, 0);
-		r->head = r->cur = r->tail;		/* drop leftovers */
+		for (int k = 0; k < 3; k++) {
+			ioctl(s->fd, NIOCRXSYNC, NULL);
+			r->head = r->cur = r->tail;
+		}
 		ioctl(s->fd, NIOCRXSYNC, NULL);
 		struct netmap_ring *t = NETMAP_TXRING(m->nifp, 0);
 		struct pollfd p = { .fd = m->fd, .events = POLLOUT };
