@@ -7,50 +7,11 @@
 #include <libnetmap.h>
 #include <unetmap.h>
 #include "testlib.h"
+#include "nmtest.h"
 
 #define D_RX	0x1111222233334444ULL	/* data of the netmap receiver */
 #define D_PL	0xaaaaULL		/* data of the plain socket */
 #define D_RX2	0x2ULL			/* data of a second netmap receiver */
-
-static unsigned frame_no;
-
-static void queue_frame(struct nmport_d *d)
-{
-	struct netmap_ring *r = NETMAP_TXRING(d->nifp, d->first_tx_ring);
-	REQUIRE(!nm_ring_empty(r), "no room in the tx ring");
-	struct netmap_slot *s = &r->slot[r->head];
-	char *buf = NETMAP_BUF(r, s->buf_idx);
-	memset(buf, 0, 60);
-	memcpy(buf + 14, &frame_no, sizeof(frame_no));
-	frame_no++;
-	s->len = 60;
-	r->head = r->cur = nm_ring_next(r, r->head);
-}
-
-static void send_frame(struct nmport_d *d)
-{
-	queue_frame(d);
-	CHECK(ioctl(d->fd, NIOCTXSYNC, NULL) == 0, "txsync: %s", strerror(errno));
-}
-
-static int consume(struct nmport_d *d)
-{
-	struct netmap_ring *r = NETMAP_RXRING(d->nifp, d->first_rx_ring);
-	int n = 0;
-	while (!nm_ring_empty(r) && n < 4096) {
-		r->head = r->cur = nm_ring_next(r, r->head);
-		n++;
-	}
-	return n;
-}
-
-static void empty_socket(int fd)
-{
-	char buf[64];
-	for (int i = 0; i < 100; i++)
-		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
-			break;
-}
 
 static int ep_add(int ep, int op, int fd, uint32_t events, uint64_t data)
 {
@@ -120,10 +81,10 @@ static void run(struct nmport_d *tx, struct nmport_d *rx, int sv[2])
 	dt = unm_test_now_ms() - t0;
 	CHECK(n == 1 && ev[0].data.u64 == D_PL && ev[0].events == EPOLLIN, "%s plain: %d", name, n);
 	CHECK(dt < 500, "%s plain took %lld ms", name, (long long)dt);
-	empty_socket(sv[0]);
+	t_empty_socket(sv[0]);
 
 	/* the netmap fd only, level-triggered while not consumed */
-	send_frame(tx);
+	t_send_frame(tx);
 	for (int i = 0; i < 3; i++) {
 		t0 = unm_test_now_ms();
 		n = ep_wait(ep, ev, 8, 2000);
@@ -133,18 +94,18 @@ static void run(struct nmport_d *tx, struct nmport_d *rx, int sv[2])
 		      (unsigned long long)ev[0].data.u64, ev[0].events);
 		CHECK(dt < 500, "%s netmap took %lld ms", name, (long long)dt);
 	}
-	CHECK(consume(rx) == 1, "%s: one frame", name);
+	CHECK(t_consume(rx) == 1, "%s: one frame", name);
 	n = ep_wait(ep, ev, 8, 0);
 	CHECK(n == 0, "%s after consuming: %d", name, n);
 
 	/* both */
-	send_frame(tx);
+	t_send_frame(tx);
 	CHECK(write(sv[1], "b", 1) == 1, "write");
 	n = ep_wait(ep, ev, 8, 2000);
 	CHECK(n == 2 && find(ev, n, D_RX) >= 0 && find(ev, n, D_PL) >= 0, "%s both: %d", name, n);
 	check_known(name, ev, n > 0 ? n : 0);
-	CHECK(consume(rx) == 1, "%s: one frame (both)", name);
-	empty_socket(sv[0]);
+	CHECK(t_consume(rx) == 1, "%s: one frame (both)", name);
+	t_empty_socket(sv[0]);
 
 	/* timeout */
 	t0 = unm_test_now_ms();
@@ -175,7 +136,7 @@ static void run(struct nmport_d *tx, struct nmport_d *rx, int sv[2])
 	CHECK(n == 1 && ev[0].data.u64 == D_PL, "%s child write: %d", name, n);
 	CHECK(dt >= 50 && dt < 3000, "%s child write woke after %lld ms", name, (long long)dt);
 	waitpid(pid, NULL, 0);
-	empty_socket(sv[0]);
+	t_empty_socket(sv[0]);
 
 	/* a child sends a frame: with a timeout, then without */
 	for (int forever = 0; forever < 2; forever++) {
@@ -183,7 +144,7 @@ static void run(struct nmport_d *tx, struct nmport_d *rx, int sv[2])
 		REQUIRE(pid >= 0, "fork");
 		if (pid == 0) {
 			usleep(150000);
-			queue_frame(tx);
+			t_queue_frame(tx);
 			_exit(ioctl(tx->fd, NIOCTXSYNC, NULL) == 0 ? 0 : 1);
 		}
 		t0 = unm_test_now_ms();
@@ -196,14 +157,14 @@ static void run(struct nmport_d *tx, struct nmport_d *rx, int sv[2])
 		int st = -1;
 		waitpid(pid, &st, 0);
 		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child txsync failed");
-		frame_no++;
-		CHECK(consume(rx) == 1, "%s: child frame", name);
+		t_frame_no++;
+		CHECK(t_consume(rx) == 1, "%s: child frame", name);
 	}
 
 	/* EPOLLONESHOT: one report, then silence until EPOLL_CTL_MOD */
 	CHECK(ep_add(ep, EPOLL_CTL_MOD, rx->fd, EPOLLIN | EPOLLONESHOT, 0x55) == 0, "mod: %s",
 	      strerror(errno));
-	send_frame(tx);
+	t_send_frame(tx);
 	n = ep_wait(ep, ev, 8, 2000);
 	CHECK(n == 1 && ev[0].data.u64 == 0x55 && ev[0].events == EPOLLIN, "%s oneshot: %d", name,
 	      n);
@@ -229,7 +190,7 @@ static void run(struct nmport_d *tx, struct nmport_d *rx, int sv[2])
 	CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, rx->fd, NULL) == 0, "del: %s", strerror(errno));
 	n = ep_wait(ep, ev, 8, 100);
 	CHECK(n == 0, "%s after del: %d %#llx", name, n, (unsigned long long)ev[0].data.u64);
-	CHECK(consume(rx) == 1, "%s: one frame (oneshot)", name);
+	CHECK(t_consume(rx) == 1, "%s: one frame (oneshot)", name);
 	CHECK(ioctl(rx->fd, NIOCRXSYNC, NULL) == 0, "rxsync");
 	close(ep);
 }
@@ -243,8 +204,8 @@ static void short_array(struct nmport_d *tx, struct nmport_d *rx, struct nmport_
 	CHECK(ep_add(ep, EPOLL_CTL_ADD, rx->fd, EPOLLIN, D_RX) == 0, "add");
 	CHECK(ep_add(ep, EPOLL_CTL_ADD, rx2->fd, EPOLLIN, D_RX2) == 0, "add");
 	CHECK(ep_add(ep, EPOLL_CTL_ADD, sv[0], EPOLLIN, D_PL) == 0, "add");
-	send_frame(tx);
-	send_frame(tx2);
+	t_send_frame(tx);
+	t_send_frame(tx2);
 	CHECK(write(sv[1], "d", 1) == 1, "write");
 	struct epoll_event ev[4];
 	int seen_rx = 0, seen_rx2 = 0, seen_pl = 0;
@@ -270,9 +231,9 @@ static void short_array(struct nmport_d *tx, struct nmport_d *rx, struct nmport_
 	CHECK_ERRNO(epoll_wait(ep, ev, bad_max, 0), EINVAL);
 	bad_max = -1;
 	CHECK_ERRNO(epoll_wait(ep, ev, bad_max, 0), EINVAL);
-	consume(rx);
-	consume(rx2);
-	empty_socket(sv[0]);
+	t_consume(rx);
+	t_consume(rx2);
+	t_empty_socket(sv[0]);
 	CHECK(ioctl(rx->fd, NIOCRXSYNC, NULL) == 0 && ioctl(rx2->fd, NIOCRXSYNC, NULL) == 0,
 	      "rxsync");
 	close(ep);
@@ -337,11 +298,11 @@ int main(void)
 			&(struct epoll_event){ .events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = D_RX2 }) == 0,
 	      "add exclusive: %s", strerror(errno));
 	CHECK_ERRNO(epoll_ctl(ep, EPOLL_CTL_MOD, rx2->fd, &e), EINVAL);
-	send_frame(tx2);
+	t_send_frame(tx2);
 	struct epoll_event ev[8];
 	int n = epoll_wait(ep, ev, 8, 1000);
 	CHECK(n == 1 && ev[0].data.u64 == D_RX2, "exclusive member: %d", n);
-	consume(rx2);
+	t_consume(rx2);
 	CHECK(ioctl(rx2->fd, NIOCRXSYNC, NULL) == 0, "rxsync");
 	CHECK(epoll_ctl(ep, EPOLL_CTL_DEL, rx2->fd, NULL) == 0, "del exclusive");
 
@@ -396,7 +357,7 @@ int main(void)
 	close(p);
 
 	/* ---- a blocked epoll_wait picks up a member added by another thread ---- */
-	send_frame(tx2);	/* rx2 has a frame but is not in the set */
+	t_send_frame(tx2);	/* rx2 has a frame but is not in the set */
 	struct adder ad = { ep, rx2->fd, D_RX2 };
 	pthread_t th;
 	REQUIRE(pthread_create(&th, NULL, add_later, &ad) == 0, "pthread_create");
@@ -407,7 +368,7 @@ int main(void)
 	CHECK(n == 1 && ev[0].data.u64 == D_RX2, "late add: %d %#llx", n,
 	      (unsigned long long)ev[0].data.u64);
 	CHECK(dt >= 50 && dt < 3000, "late add woke after %lld ms", (long long)dt);
-	consume(rx2);
+	t_consume(rx2);
 	CHECK(ioctl(rx2->fd, NIOCRXSYNC, NULL) == 0, "rxsync");
 
 	/* ---- the same when the set had no netmap member yet (the waiter
@@ -415,7 +376,7 @@ int main(void)
 	int ep2 = epoll_create1(0);
 	REQUIRE(ep2 >= 0, "epoll_create1");
 	CHECK(ep_add(ep2, EPOLL_CTL_ADD, sv[0], EPOLLIN, D_PL) == 0, "add plain");
-	send_frame(tx2);
+	t_send_frame(tx2);
 	/* no wake-up byte left in rx2's FIFO (the fd is the FIFO, non-blocking),
 	 * so only the library's own wake-up can end this wait early */
 	char junk[256];
@@ -431,7 +392,7 @@ int main(void)
 	      "first member added during a wait: %d %#llx %#x", n,
 	      (unsigned long long)ev[0].data.u64, ev[0].events);
 	CHECK(dt >= 50 && dt < 3000, "first member added: woke after %lld ms", (long long)dt);
-	consume(rx2);
+	t_consume(rx2);
 	CHECK(ioctl(rx2->fd, NIOCRXSYNC, NULL) == 0, "rxsync");
 	/* a FIFO byte left by that wake-up is no event once the member is gone */
 	CHECK(epoll_ctl(ep2, EPOLL_CTL_DEL, rx2->fd, NULL) == 0, "del");
@@ -443,7 +404,7 @@ int main(void)
 	close(ep2);
 
 	/* ---- a ready netmap member costs no sleep ---- */
-	send_frame(tx);
+	t_send_frame(tx);
 	struct unetmap_proc_stats s0, s1;
 	unetmap_proc_stats(&s0);
 	int hits = 0;
@@ -453,7 +414,7 @@ int main(void)
 	CHECK(hits == 1000, "ready member reported %d times of 1000", hits);
 	CHECK(s1.sleeps == s0.sleeps, "%llu sleeps with a ready member",
 	      (unsigned long long)(s1.sleeps - s0.sleeps));
-	consume(rx);
+	t_consume(rx);
 	CHECK(ioctl(rx->fd, NIOCRXSYNC, NULL) == 0, "rxsync");
 
 	/* ---- epoll_pwait's signal mask ---- */
@@ -499,7 +460,7 @@ int main(void)
 	ep = epoll_create1(0);
 	REQUIRE(ep >= 0, "epoll_create1");
 	CHECK(ep_add(ep, EPOLL_CTL_ADD, a3->fd, EPOLLIN, 0x55) == 0, "add a3");
-	queue_frame(a3);
+	t_queue_frame(a3);
 	n = epoll_wait(ep, ev, 8, 0);
 	CHECK(n == 0, "EPOLLIN on an idle sender: %d", n);
 	CHECK(ioctl(b3->fd, NIOCRXSYNC, NULL) == 0, "rxsync");
@@ -517,7 +478,7 @@ int main(void)
 	ep = epoll_create1(0);
 	REQUIRE(ep >= 0, "epoll_create1");
 	CHECK(ep_add(ep, EPOLL_CTL_ADD, a4->fd, EPOLLIN, 0x55) == 0, "add a4");
-	queue_frame(a4);
+	t_queue_frame(a4);
 	n = epoll_wait(ep, ev, 8, 100);
 	CHECK(n == 0, "EPOLLIN on a NO_TX_POLL sender: %d", n);
 	CHECK(ioctl(b4->fd, NIOCRXSYNC, NULL) == 0, "rxsync");
@@ -539,7 +500,7 @@ int main(void)
 	CHECK(write(sv[1], "e", 1) == 1, "write");
 	n = epoll_wait(ep, ev, 8, 1000);
 	CHECK(n == 1 && ev[0].data.u64 == D_PL, "plain-only set: %d", n);
-	empty_socket(sv[0]);
+	t_empty_socket(sv[0]);
 	close(ep);
 
 	nmport_close(b4);

@@ -5,29 +5,7 @@
 #include <sys/socket.h>
 #include <libnetmap.h>
 #include "testlib.h"
-
-static unsigned seq;
-
-/* put one frame in the first TX ring; no sync */
-static void put1(struct nmport_d *d)
-{
-	struct netmap_ring *r = NETMAP_TXRING(d->nifp, d->first_tx_ring);
-	REQUIRE(!nm_ring_empty(r), "tx ring full");
-	struct netmap_slot *s = &r->slot[r->head];
-	char *buf = NETMAP_BUF(r, s->buf_idx);
-	memset(buf, 0, 60);
-	memcpy(buf + 14, &seq, sizeof(seq));
-	seq++;
-	s->len = 60;
-	r->head = r->cur = nm_ring_next(r, r->head);
-}
-
-static void send1(struct nmport_d *d)
-{
-	put1(d);
-	if (ioctl(d->fd, NIOCTXSYNC, NULL) != 0)
-		CHECK(0, "txsync: %s", strerror(errno));
-}
+#include "nmtest.h"
 
 /* consume what the last sync made visible (released at the next sync) */
 static int eat(struct nmport_d *d)
@@ -94,7 +72,7 @@ static void run(const char *name, poll_fn pf_call, struct nmport_d *a, struct nm
 	drain_plain(sv[0]);
 
 	/* netmap ready, plain idle */
-	send1(a);
+	t_send_frame(a);
 	SETUP();
 	t0 = unm_test_now_ms();
 	r = pf_call(pf, 2, 2000);
@@ -105,7 +83,7 @@ static void run(const char *name, poll_fn pf_call, struct nmport_d *a, struct nm
 	CHECK(eat(b) == 1, "%s: one frame", name);
 
 	/* both ready */
-	send1(a);
+	t_send_frame(a);
 	CHECK(write(sv[1], "y", 1) == 1, "write");
 	SETUP();
 	r = pf_call(pf, 2, 2000);
@@ -146,7 +124,7 @@ static void run(const char *name, poll_fn pf_call, struct nmport_d *a, struct nm
 		REQUIRE(pid >= 0, "fork");
 		if (pid == 0) {
 			usleep(150000);
-			put1(a);
+			t_queue_frame(a);
 			_exit(ioctl(a->fd, NIOCTXSYNC, NULL) == 0 ? 0 : 1);
 		}
 		SETUP();
@@ -161,7 +139,7 @@ static void run(const char *name, poll_fn pf_call, struct nmport_d *a, struct nm
 		int st = -1;
 		waitpid(pid, &st, 0);
 		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child txsync failed");
-		seq++;	/* the child used one sequence number */
+		t_frame_no++;	/* the child used one sequence number */
 		CHECK(eat(b) == 1, "%s: child frame", name);
 	}
 
@@ -212,7 +190,7 @@ int main(void)
 	run("ppoll", do_ppoll, a, b, sv);
 
 	/* POLLRDNORM alone is honoured */
-	send1(a);
+	t_send_frame(a);
 	struct pollfd pr = { .fd = b->fd, .events = POLLRDNORM };
 	int r = poll(&pr, 1, 1000);
 	CHECK(r == 1 && (pr.revents & POLLRDNORM) && !(pr.revents & POLLERR), "POLLRDNORM: %d %#x",
@@ -225,7 +203,7 @@ int main(void)
 	struct nmport_d *b3 = nmport_open("netmap:pt}1");
 	REQUIRE(b3 != NULL, "open pt}1");
 	struct netmap_ring *rb3 = NETMAP_RXRING(b3->nifp, 0);
-	put1(a3);
+	t_queue_frame(a3);
 	struct pollfd p3[2] = { { .fd = a3->fd, .events = POLLIN },
 				{ .fd = sv[0], .events = POLLIN } };
 	r = poll(p3, 2, 0);
@@ -243,7 +221,7 @@ int main(void)
 	struct nmport_d *b2 = nmport_open("netmap:pn}1");
 	REQUIRE(b2 != NULL, "open pn}1");
 	struct netmap_ring *rb2 = NETMAP_RXRING(b2->nifp, 0);
-	put1(a2);
+	t_queue_frame(a2);
 	struct pollfd p2[2] = { { .fd = a2->fd, .events = POLLIN },
 				{ .fd = sv[0], .events = POLLIN } };
 	r = poll(p2, 2, 0);

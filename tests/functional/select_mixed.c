@@ -5,48 +5,7 @@
 #include <sys/socket.h>
 #include <libnetmap.h>
 #include "testlib.h"
-
-static unsigned frame_no;
-
-/* queue one 60-byte frame on the first TX ring, without syncing */
-static void queue_frame(struct nmport_d *d)
-{
-	struct netmap_ring *r = NETMAP_TXRING(d->nifp, d->first_tx_ring);
-	REQUIRE(!nm_ring_empty(r), "no room in the tx ring");
-	struct netmap_slot *s = &r->slot[r->head];
-	char *buf = NETMAP_BUF(r, s->buf_idx);
-	memset(buf, 0, 60);
-	memcpy(buf + 14, &frame_no, sizeof(frame_no));
-	frame_no++;
-	s->len = 60;
-	r->head = r->cur = nm_ring_next(r, r->head);
-}
-
-static void send_frame(struct nmport_d *d)
-{
-	queue_frame(d);
-	CHECK(ioctl(d->fd, NIOCTXSYNC, NULL) == 0, "txsync: %s", strerror(errno));
-}
-
-/* release what the receiver sees; returns how many frames that was */
-static int consume(struct nmport_d *d)
-{
-	struct netmap_ring *r = NETMAP_RXRING(d->nifp, d->first_rx_ring);
-	int n = 0;
-	while (!nm_ring_empty(r) && n < 4096) {
-		r->head = r->cur = nm_ring_next(r, r->head);
-		n++;
-	}
-	return n;
-}
-
-static void empty_socket(int fd)
-{
-	char buf[64];
-	for (int i = 0; i < 100; i++)
-		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
-			break;
-}
+#include "nmtest.h"
 
 /* one of select/pselect, with the timeout in ms (-1: none); for select,
  * *left_ms gets what the call left in its timeval */
@@ -98,10 +57,10 @@ static void run(const char *name, struct nmport_d *tx, struct nmport_d *rx, int 
 	if (!use_pselect)
 		CHECK(left > 1500 && left <= 2000, "select left %ld ms of 2000 after %lld ms", left,
 		      (long long)dt);
-	empty_socket(sv[0]);
+	t_empty_socket(sv[0]);
 
 	/* the netmap fd only */
-	send_frame(tx);
+	t_send_frame(tx);
 	READ_BOTH();
 	t0 = unm_test_now_ms();
 	ret = wait_sets(n, &r, NULL, NULL, 2000, NULL);
@@ -113,13 +72,13 @@ static void run(const char *name, struct nmport_d *tx, struct nmport_d *rx, int 
 	READ_BOTH();
 	ret = wait_sets(n, &r, NULL, NULL, 0, NULL);
 	CHECK(ret == 1 && FD_ISSET(rx->fd, &r), "%s netmap again: %d", name, ret);
-	CHECK(consume(rx) == 1, "%s: one frame", name);
+	CHECK(t_consume(rx) == 1, "%s: one frame", name);
 	READ_BOTH();
 	ret = wait_sets(n, &r, NULL, NULL, 0, NULL);
 	CHECK(ret == 0 && !FD_ISSET(rx->fd, &r), "%s after consuming: %d", name, ret);
 
 	/* both, and the count of bits over all sets */
-	send_frame(tx);
+	t_send_frame(tx);
 	CHECK(write(sv[1], "b", 1) == 1, "write");
 	READ_BOTH();
 	FD_ZERO(&w);
@@ -127,8 +86,8 @@ static void run(const char *name, struct nmport_d *tx, struct nmport_d *rx, int 
 	ret = wait_sets(n, &r, &w, NULL, 2000, NULL);
 	CHECK(ret == 3 && FD_ISSET(rx->fd, &r) && FD_ISSET(sv[0], &r) && FD_ISSET(sv[0], &w),
 	      "%s both (+ socket writable): %d", name, ret);
-	CHECK(consume(rx) == 1, "%s: one frame (both)", name);
-	empty_socket(sv[0]);
+	CHECK(t_consume(rx) == 1, "%s: one frame (both)", name);
+	t_empty_socket(sv[0]);
 
 	/* timeout */
 	READ_BOTH();
@@ -156,7 +115,7 @@ static void run(const char *name, struct nmport_d *tx, struct nmport_d *rx, int 
 	      ret);
 	CHECK(dt >= 50 && dt < 3000, "%s child write woke after %lld ms", name, (long long)dt);
 	waitpid(pid, NULL, 0);
-	empty_socket(sv[0]);
+	t_empty_socket(sv[0]);
 
 	/* a child sends a frame: with a timeout, then without */
 	for (int forever = 0; forever < 2; forever++) {
@@ -164,7 +123,7 @@ static void run(const char *name, struct nmport_d *tx, struct nmport_d *rx, int 
 		REQUIRE(pid >= 0, "fork");
 		if (pid == 0) {
 			usleep(150000);
-			queue_frame(tx);
+			t_queue_frame(tx);
 			_exit(ioctl(tx->fd, NIOCTXSYNC, NULL) == 0 ? 0 : 1);
 		}
 		READ_BOTH();
@@ -178,8 +137,8 @@ static void run(const char *name, struct nmport_d *tx, struct nmport_d *rx, int 
 		int st = -1;
 		waitpid(pid, &st, 0);
 		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child txsync failed");
-		frame_no++;
-		CHECK(consume(rx) == 1, "%s: child frame", name);
+		t_frame_no++;
+		CHECK(t_consume(rx) == 1, "%s: child frame", name);
 	}
 
 	/* writefds: the sender has room at once; readfds on it stays quiet */
@@ -276,11 +235,11 @@ int main(void)
 	struct timeval bad_tv = { 0, -1 };
 	CHECK_ERRNO(select(rx->fd + 1, &r, NULL, NULL, &bad_tv), EINVAL);
 	struct timeval big_usec = { 0, 1200000 };	/* normalised to 1.2 s, as Linux */
-	send_frame(tx);
+	t_send_frame(tx);
 	FD_ZERO(&r);
 	FD_SET(rx->fd, &r);
 	CHECK(select(rx->fd + 1, &r, NULL, NULL, &big_usec) == 1, "tv_usec >= 1e6 rejected");
-	consume(rx);
+	t_consume(rx);
 	struct timespec bad_ts = { 0, 1000000000L };
 	FD_ZERO(&r);
 	FD_SET(rx->fd, &r);
@@ -292,10 +251,10 @@ int main(void)
 	FD_SET(sv[0], &r);
 	struct timeval tv = { 1, 0 };
 	CHECK(select(sv[0] + 1, &r, NULL, NULL, &tv) == 1 && FD_ISSET(sv[0], &r), "plain select");
-	empty_socket(sv[0]);
+	t_empty_socket(sv[0]);
 
 	/* implicit txsync: readfds on the sender pushes its queued frame */
-	queue_frame(tx);
+	t_queue_frame(tx);
 	FD_ZERO(&r);
 	FD_SET(tx->fd, &r);
 	CHECK(select(tx->fd + 1, &r, NULL, NULL, &(struct timeval){ 0, 0 }) == 0,
@@ -304,7 +263,7 @@ int main(void)
 	uint32_t tail0 = rr->tail;
 	CHECK(ioctl(rx->fd, NIOCRXSYNC, NULL) == 0, "rxsync");
 	CHECK(rr->tail != tail0, "a readfds select did not push the sender's frame");
-	CHECK(consume(rx) == 1, "implicit txsync frame");
+	CHECK(t_consume(rx) == 1, "implicit txsync frame");
 	CHECK(ioctl(rx->fd, NIOCRXSYNC, NULL) == 0, "rxsync");
 
 	/* pselect installs its signal mask for the wait: SIGUSR1 is blocked
