@@ -12,10 +12,8 @@ static int legacy_to_register(const struct nmreq *nr, struct nmreq_header *hdr,
 {
 	uint32_t mode = nr->nr_flags & NR_REG_MASK;
 	uint32_t ringid = nr->nr_ringid & NETMAP_RING_MASK;
-	size_t len = strnlen(nr->nr_name, sizeof(nr->nr_name));
+	size_t len = strlen(hdr->nr_name);	/* the caller copied nr_name */
 
-	memcpy(hdr->nr_name, nr->nr_name, len);
-	hdr->nr_name[len] = '\0';
 	if (mode == NR_REG_DEFAULT) {
 		if (nr->nr_ringid & NETMAP_SW_RING)
 			mode = NR_REG_SW;
@@ -64,12 +62,14 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 	nr->nr_name[sizeof(nr->nr_name) - 1] = '\0';
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.nr_version = NETMAP_API;
+	/* every request names the port as the legacy one does (REGISTER may
+	 * add a pipe suffix below) */
+	snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
 
 	if (cmd == NIOCGINFO) {
 		if (nr->nr_cmd == NETMAP_BDG_LIST) {
 			struct nmreq_vale_list b = { .nr_bridge_idx = nr->nr_arg1,
 						     .nr_port_idx = nr->nr_arg2 };
-			snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
 			hdr.nr_reqtype = NETMAP_REQ_VALE_LIST;
 			hdr.nr_body = (uintptr_t)&b;
 			if ((ret = unm_ctl(f, &hdr)) < 0)
@@ -83,7 +83,6 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 		}
 		struct nmreq_port_info_get b;
 		memset(&b, 0, sizeof(b));
-		snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
 		hdr.nr_reqtype = NETMAP_REQ_PORT_INFO_GET;
 		hdr.nr_body = (uintptr_t)&b;
 		b.nr_mem_id = nr->nr_arg2;
@@ -120,7 +119,6 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 	}
 	case NETMAP_VNET_HDR_GET: {
 		struct nmreq_port_hdr b = { 0, 0 };
-		snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
 		hdr.nr_reqtype = NETMAP_REQ_PORT_HDR_GET;
 		hdr.nr_body = (uintptr_t)&b;
 		if ((ret = unm_ctl(f, &hdr)) < 0)
@@ -131,7 +129,6 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 	case NETMAP_BDG_ATTACH: {
 		struct nmreq_vale_attach b;
 		memset(&b, 0, sizeof(b));
-		snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
 		hdr.nr_reqtype = NETMAP_REQ_VALE_ATTACH;
 		hdr.nr_body = (uintptr_t)&b;
 		b.reg.nr_mode = (nr->nr_arg1 & NETMAP_BDG_HOST) ? NR_REG_NIC_SW : NR_REG_ALL_NIC;
@@ -145,7 +142,6 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 	case NETMAP_BDG_DETACH: {
 		struct nmreq_vale_detach b;
 		memset(&b, 0, sizeof(b));
-		snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
 		hdr.nr_reqtype = NETMAP_REQ_VALE_DETACH;
 		hdr.nr_body = (uintptr_t)&b;
 		return unm_ctl(f, &hdr);
@@ -153,7 +149,6 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 	case NETMAP_BDG_NEWIF: {
 		struct nmreq_vale_newif b;
 		memset(&b, 0, sizeof(b));
-		snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
 		hdr.nr_reqtype = NETMAP_REQ_VALE_NEWIF;
 		hdr.nr_body = (uintptr_t)&b;
 		b.nr_tx_slots = nr->nr_tx_slots;
@@ -171,14 +166,12 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 		return 0;
 	}
 	case NETMAP_BDG_DELIF:
-		snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
 		hdr.nr_reqtype = NETMAP_REQ_VALE_DELIF;
 		return unm_ctl(f, &hdr);
 	case NETMAP_BDG_POLLING_ON:
 	case NETMAP_BDG_POLLING_OFF: {
 		struct nmreq_vale_polling b;
 		memset(&b, 0, sizeof(b));
-		snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
 		hdr.nr_reqtype = nr->nr_cmd == NETMAP_BDG_POLLING_ON ?
 				 NETMAP_REQ_VALE_POLLING_ENABLE : NETMAP_REQ_VALE_POLLING_DISABLE;
 		hdr.nr_body = (uintptr_t)&b;
@@ -191,7 +184,6 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 	}
 	case NETMAP_BDG_VNET_HDR: {
 		struct nmreq_port_hdr b = { nr->nr_arg1, 0 };
-		snprintf(hdr.nr_name, sizeof(hdr.nr_name), "%s", nr->nr_name);
 		hdr.nr_reqtype = NETMAP_REQ_PORT_HDR_SET;
 		hdr.nr_body = (uintptr_t)&b;
 		return unm_ctl(f, &hdr);
