@@ -13,7 +13,6 @@
  *     ioctl or mmap otherwise.
  */
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -25,24 +24,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include "core/unm.h"
-
-static int (*libc_dup)(int);
-static int (*libc_dup2)(int, int);
-static int (*libc_dup3)(int, int, int);
-static int (*libc_fcntl)(int, int, ...);
-static ssize_t (*libc_recvmsg)(int, struct msghdr *, int);
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-static void resolve(void)
-{
-	libc_dup = (__typeof__(libc_dup))dlsym(RTLD_NEXT, "dup");
-	libc_dup2 = (__typeof__(libc_dup2))dlsym(RTLD_NEXT, "dup2");
-	libc_dup3 = (__typeof__(libc_dup3))dlsym(RTLD_NEXT, "dup3");
-	libc_fcntl = (__typeof__(libc_fcntl))dlsym(RTLD_NEXT, "fcntl");
-	libc_recvmsg = (__typeof__(libc_recvmsg))dlsym(RTLD_NEXT, "recvmsg");
-}
-
-#define LIBC(fn) (pthread_once(&once, resolve), libc_##fn)
+#include "shim/libc.h"
 
 struct unm_fd *unm_fd_adopt(int fd)
 {
@@ -92,13 +74,13 @@ static int dup_result(int oldfd, int newfd)
 
 int dup(int oldfd)
 {
-	int fd = LIBC(dup) ? libc_dup(oldfd) : (int)syscall(SYS_dup, oldfd);
+	int fd = LIBC(dup) ? unm_libc.dup(oldfd) : (int)syscall(SYS_dup, oldfd);
 	return dup_result(oldfd, fd);
 }
 
 int dup2(int oldfd, int newfd)
 {
-	int fd = LIBC(dup2) ? libc_dup2(oldfd, newfd) : (int)syscall(SYS_dup2, oldfd, newfd);
+	int fd = LIBC(dup2) ? unm_libc.dup2(oldfd, newfd) : (int)syscall(SYS_dup2, oldfd, newfd);
 	if (fd < 0 || oldfd == newfd)
 		return fd;
 	return dup_result(oldfd, fd);
@@ -106,7 +88,7 @@ int dup2(int oldfd, int newfd)
 
 int dup3(int oldfd, int newfd, int flags)
 {
-	int fd = LIBC(dup3) ? libc_dup3(oldfd, newfd, flags)
+	int fd = LIBC(dup3) ? unm_libc.dup3(oldfd, newfd, flags)
 			    : (int)syscall(SYS_dup3, oldfd, newfd, flags);
 	return dup_result(oldfd, fd);
 }
@@ -118,7 +100,7 @@ int fcntl(int fd, int cmd, ...)
 	/* every fcntl argument fits in a pointer-sized slot */
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
-	int ret = LIBC(fcntl) ? libc_fcntl(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
+	int ret = LIBC(fcntl) ? unm_libc.fcntl(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
 	if (ret >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && unm_fd_lookup(fd) != NULL)
 		dup_result(fd, ret);
 	return ret;
@@ -137,7 +119,7 @@ int fcntl64(int fd, int cmd, ...)
 /* fds passed with SCM_RIGHTS: adopt the netmap ones as they arrive */
 ssize_t recvmsg(int sock, struct msghdr *msg, int flags)
 {
-	ssize_t ret = LIBC(recvmsg) ? libc_recvmsg(sock, msg, flags)
+	ssize_t ret = LIBC(recvmsg) ? unm_libc.recvmsg(sock, msg, flags)
 				    : syscall(SYS_recvmsg, sock, msg, flags);
 	if (ret < 0 || msg == NULL || msg->msg_controllen == 0)
 		return ret;

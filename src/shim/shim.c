@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include "core/unm.h"
+#include "shim/libc.h"
 #include "unetmap.h"
 
 extern void __chk_fail(void) __attribute__((noreturn));
@@ -34,56 +35,62 @@ static pthread_mutex_t fdtab_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- libc ---------------------------------------------------------------- */
 
-static int (*libc_openat)(int, const char *, int, ...);
-static int (*libc_close)(int);
-static int (*libc_ioctl)(int, unsigned long, ...);
-static void *(*libc_mmap)(void *, size_t, int, int, int, off_t);
-static int (*libc_poll)(struct pollfd *, nfds_t, int);
-static int (*libc_ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+struct unm_libc unm_libc;
+pthread_once_t unm_libc_once = PTHREAD_ONCE_INIT;
 
-static pthread_once_t libc_once = PTHREAD_ONCE_INIT;
+#define RESOLVE(fn) (unm_libc.fn = (__typeof__(unm_libc.fn))dlsym(RTLD_NEXT, #fn))
 
-static void libc_resolve(void)
+void unm_libc_resolve(void)
 {
-	libc_openat = (__typeof__(libc_openat))dlsym(RTLD_NEXT, "openat");
-	libc_close = (__typeof__(libc_close))dlsym(RTLD_NEXT, "close");
-	libc_ioctl = (__typeof__(libc_ioctl))dlsym(RTLD_NEXT, "ioctl");
-	libc_mmap = (__typeof__(libc_mmap))dlsym(RTLD_NEXT, "mmap");
-	libc_poll = (__typeof__(libc_poll))dlsym(RTLD_NEXT, "poll");
-	libc_ppoll = (__typeof__(libc_ppoll))dlsym(RTLD_NEXT, "ppoll");
+	RESOLVE(openat);
+	RESOLVE(close);
+	RESOLVE(ioctl);
+	RESOLVE(mmap);
+	RESOLVE(poll);
+	RESOLVE(ppoll);
+	RESOLVE(dup);
+	RESOLVE(dup2);
+	RESOLVE(dup3);
+	RESOLVE(fcntl);
+	RESOLVE(recvmsg);
+	RESOLVE(select);
+	RESOLVE(pselect);
+	RESOLVE(epoll_create);
+	RESOLVE(epoll_create1);
+	RESOLVE(epoll_ctl);
+	RESOLVE(epoll_wait);
+	RESOLVE(epoll_pwait);
+	RESOLVE(epoll_pwait2);
 }
-
-/* the libc entry point `fn`, resolved once (NULL: use the raw syscall) */
-#define LIBC(fn) (pthread_once(&libc_once, libc_resolve), libc_##fn)
 
 int unm_real_open(const char *path, int flags, mode_t mode)
 {
 	if (LIBC(openat) != NULL)
-		return libc_openat(AT_FDCWD, path, flags, mode);
+		return unm_libc.openat(AT_FDCWD, path, flags, mode);
 	return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
 }
 
 int unm_real_close(int fd)
 {
-	return LIBC(close) ? libc_close(fd) : (int)syscall(SYS_close, fd);
+	return LIBC(close) ? unm_libc.close(fd) : (int)syscall(SYS_close, fd);
 }
 
 int unm_real_ioctl(int fd, unsigned long req, void *arg)
 {
-	return LIBC(ioctl) ? libc_ioctl(fd, req, arg) : (int)syscall(SYS_ioctl, fd, req, arg);
+	return LIBC(ioctl) ? unm_libc.ioctl(fd, req, arg) : (int)syscall(SYS_ioctl, fd, req, arg);
 }
 
 void *unm_real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	if (LIBC(mmap) != NULL)
-		return libc_mmap(addr, len, prot, flags, fd, off);
+		return unm_libc.mmap(addr, len, prot, flags, fd, off);
 	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 }
 
 int unm_real_poll(struct pollfd *fds, unsigned long n, int timeout)
 {
 	if (LIBC(poll) != NULL)
-		return libc_poll(fds, n, timeout);
+		return unm_libc.poll(fds, n, timeout);
 	struct timespec ts = { timeout / 1000, (timeout % 1000) * 1000000L };
 	return (int)syscall(SYS_ppoll, fds, n, timeout < 0 ? NULL : &ts, NULL, 8);
 }
@@ -91,7 +98,7 @@ int unm_real_poll(struct pollfd *fds, unsigned long n, int timeout)
 static int real_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *ss)
 {
 	if (LIBC(ppoll) != NULL)
-		return libc_ppoll(fds, n, ts, ss);
+		return unm_libc.ppoll(fds, n, ts, ss);
 	return (int)syscall(SYS_ppoll, fds, n, ts, ss, 8);
 }
 
@@ -275,7 +282,7 @@ int openat(int dirfd, const char *path, int flags, ...)
 	if (is_netmap_path(path))
 		return netmap_open(flags);
 	if (LIBC(openat) != NULL)
-		return libc_openat(dirfd, path, flags, mode);
+		return unm_libc.openat(dirfd, path, flags, mode);
 	return (int)syscall(SYS_openat, dirfd, path, flags, mode);
 }
 

@@ -61,7 +61,6 @@
  *   another epoll set or selected sees FIFO wake-ups only, not netmap
  *   readiness.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -77,43 +76,16 @@
 #include <sys/select.h>
 #include <sys/syscall.h>
 #include "core/unm.h"
+#include "shim/libc.h"
 
 /* ---- libc ---------------------------------------------------------------- */
-
-static int (*libc_select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
-static int (*libc_pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *,
-			   const sigset_t *);
-static int (*libc_epoll_create)(int);
-static int (*libc_epoll_create1)(int);
-static int (*libc_epoll_ctl)(int, int, int, struct epoll_event *);
-static int (*libc_epoll_wait)(int, struct epoll_event *, int, int);
-static int (*libc_epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
-static int (*libc_epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *,
-				const sigset_t *);
-
-static pthread_once_t wait_once = PTHREAD_ONCE_INIT;
-
-static void wait_resolve(void)
-{
-	libc_select = (__typeof__(libc_select))dlsym(RTLD_NEXT, "select");
-	libc_pselect = (__typeof__(libc_pselect))dlsym(RTLD_NEXT, "pselect");
-	libc_epoll_create = (__typeof__(libc_epoll_create))dlsym(RTLD_NEXT, "epoll_create");
-	libc_epoll_create1 = (__typeof__(libc_epoll_create1))dlsym(RTLD_NEXT, "epoll_create1");
-	libc_epoll_ctl = (__typeof__(libc_epoll_ctl))dlsym(RTLD_NEXT, "epoll_ctl");
-	libc_epoll_wait = (__typeof__(libc_epoll_wait))dlsym(RTLD_NEXT, "epoll_wait");
-	libc_epoll_pwait = (__typeof__(libc_epoll_pwait))dlsym(RTLD_NEXT, "epoll_pwait");
-	libc_epoll_pwait2 = (__typeof__(libc_epoll_pwait2))dlsym(RTLD_NEXT, "epoll_pwait2");
-}
-
-/* the libc entry point `fn`, resolved once (NULL: use the raw syscall) */
-#define LIBC(fn) (pthread_once(&wait_once, wait_resolve), libc_##fn)
 
 #define KSIGSET_SIZE 8	/* the kernel's sigset_t, for the raw syscalls */
 
 static int real_select(int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv)
 {
 	if (LIBC(select) != NULL)
-		return libc_select(n, r, w, x, tv);
+		return unm_libc.select(n, r, w, x, tv);
 #ifdef SYS_select
 	return (int)syscall(SYS_select, n, r, w, x, tv);
 #else
@@ -136,7 +108,7 @@ static int real_pselect(int n, fd_set *r, fd_set *w, fd_set *x, const struct tim
 			const sigset_t *ss)
 {
 	if (LIBC(pselect) != NULL)
-		return libc_pselect(n, r, w, x, ts, ss);
+		return unm_libc.pselect(n, r, w, x, ts, ss);
 	struct timespec copy, *tp = NULL;	/* the kernel writes the time left */
 	if (ts != NULL) {
 		copy = *ts;
@@ -149,14 +121,14 @@ static int real_pselect(int n, fd_set *r, fd_set *w, fd_set *x, const struct tim
 static int real_epoll_create1(int flags)
 {
 	if (LIBC(epoll_create1) != NULL)
-		return libc_epoll_create1(flags);
+		return unm_libc.epoll_create1(flags);
 	return (int)syscall(SYS_epoll_create1, flags);
 }
 
 static int real_epoll_create(int size)
 {
 	if (LIBC(epoll_create) != NULL)
-		return libc_epoll_create(size);
+		return unm_libc.epoll_create(size);
 	if (size <= 0) {
 		errno = EINVAL;
 		return -1;
@@ -167,16 +139,16 @@ static int real_epoll_create(int size)
 static int real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	if (LIBC(epoll_ctl) != NULL)
-		return libc_epoll_ctl(epfd, op, fd, ev);
+		return unm_libc.epoll_ctl(epfd, op, fd, ev);
 	return (int)syscall(SYS_epoll_ctl, epfd, op, fd, ev);
 }
 
 static int real_epoll_pwait(int epfd, struct epoll_event *ev, int n, int ms, const sigset_t *ss)
 {
 	if (ss == NULL && LIBC(epoll_wait) != NULL)
-		return libc_epoll_wait(epfd, ev, n, ms);
+		return unm_libc.epoll_wait(epfd, ev, n, ms);
 	if (LIBC(epoll_pwait) != NULL)
-		return libc_epoll_pwait(epfd, ev, n, ms, ss);
+		return unm_libc.epoll_pwait(epfd, ev, n, ms, ss);
 	return (int)syscall(SYS_epoll_pwait, epfd, ev, n, ms, ss, KSIGSET_SIZE);
 }
 
@@ -184,7 +156,7 @@ static int real_epoll_pwait2(int epfd, struct epoll_event *ev, int n, const stru
 			     const sigset_t *ss)
 {
 	if (LIBC(epoll_pwait2) != NULL)
-		return libc_epoll_pwait2(epfd, ev, n, ts, ss);
+		return unm_libc.epoll_pwait2(epfd, ev, n, ts, ss);
 #ifdef SYS_epoll_pwait2
 	return (int)syscall(SYS_epoll_pwait2, epfd, ev, n, ts, ss, KSIGSET_SIZE);
 #else
