@@ -48,6 +48,77 @@ int unetmap_proc_stats(struct unetmap_proc_stats *st);
 /** The runtime directory in use (UNETMAP_DIR or /dev/shm/unetmap). */
 const char *unetmap_dir(void);
 
+/* ------------------------------------------------------------------------ */
+/* VALE switches (beyond netmap): counters, MAC table, pluggable lookup       */
+
+/** Ports per switch (netmap's NM_BDG_MAXPORTS): switch port indices are
+ *  0 .. UNETMAP_VALE_MAXPORTS-1. */
+#define UNETMAP_VALE_MAXPORTS	254
+/** Switches that can exist at once in one runtime directory. */
+#define UNETMAP_VALE_MAXSWITCHES 64
+/** Lookup results besides a port index (netmap's NM_BDG_BROADCAST/NOPORT). */
+#define UNETMAP_VALE_BROADCAST	254
+#define UNETMAP_VALE_NOPORT	255
+
+/** Counters of one switch port.  Frames are counted once per destination
+ *  (a broadcast to 3 ports is 3 rx frames, 1 tx frame). */
+struct unetmap_vale_port_stats {
+	char name[64];		/**< "valeS:P" */
+	uint32_t port_idx;	/**< index in the switch */
+	uint32_t rx_rings_open;	/**< RX rings currently bound by an application */
+	uint64_t tx_frames, tx_bytes;	/**< frames this port sent into the switch */
+	uint64_t rx_frames, rx_bytes;	/**< frames delivered into its RX rings */
+	uint64_t drop_full;	/**< sent by it, destination ring full */
+	uint64_t drop_closed;	/**< sent by it, destination port/ring not open */
+	uint64_t drop_malformed;/**< sent by it: < 14 bytes, bad buffer or length */
+	uint64_t drop_dead;	/**< to it: slots reserved by a sender that died */
+};
+
+/** Fill up to @p max entries for the ports of switch @p sw ("vale0", or
+ *  "vale0:anything").  Returns the number of ports (possibly > max), or
+ *  -ENOENT if no such switch, -EINVAL for a name not starting with "vale",
+ *  -EACCES if the caller may not open the switch. */
+int unetmap_vale_stats(const char *sw, struct unetmap_vale_port_stats *st, unsigned max);
+
+/** One learned address. */
+struct unetmap_vale_mac {
+	uint8_t mac[6];
+	uint16_t port_idx;
+};
+
+/** Copy up to @p max learned entries of switch @p sw; returns how many
+ *  entries the table holds (possibly > max) or a negative errno. */
+int unetmap_vale_macs(const char *sw, struct unetmap_vale_mac *macs, unsigned max);
+
+/** Replace the forwarding decision of switch @p sw (which must exist) by
+ *  the function UNETMAP_VALE_LOOKUP_SYM of the shared object at @p path
+ *  (an absolute path; NULL or "" restores the learning bridge).  Every
+ *  process forwarding on the switch loads it at its next txsync.  -ENOENT
+ *  no switch, -EINVAL path not absolute/too long, -ENOEXEC if the object
+ *  cannot be loaded or lacks the symbol (checked in the caller first). */
+int unetmap_vale_set_lookup(const char *sw, const char *path);
+
+/** Path of the lookup object of switch @p sw ("" = learning bridge). */
+int unetmap_vale_get_lookup(const char *sw, char *buf, unsigned len);
+
+/** Symbol a lookup object must export, of type unetmap_vale_lookup_fn. */
+#define UNETMAP_VALE_LOOKUP_SYM	"unetmap_vale_lookup"
+
+/** A lookup function: @p frame / @p len is the first fragment of a frame
+ *  (len >= 14) sent by switch port @p src_port from its TX ring
+ *  *@p ring.  Returns a destination port index, UNETMAP_VALE_BROADCAST or
+ *  UNETMAP_VALE_NOPORT (drop); may set *@p ring to choose the destination
+ *  RX ring (taken modulo its ring count).  Called on the data path of
+ *  every sender: it must not block.  @p nports is the number of port
+ *  indices in use (highest index + 1). */
+typedef uint32_t (*unetmap_vale_lookup_fn)(const uint8_t *frame, uint32_t len,
+					    uint32_t src_port, uint8_t *ring,
+					    uint32_t nports);
+
+/** Enumerate switches: fills @p names (up to @p max names of 16 bytes);
+ *  returns how many exist. */
+int unetmap_vale_switches(char (*names)[16], unsigned max);
+
 #ifdef __cplusplus
 }
 #endif

@@ -202,7 +202,33 @@ void unm_map_put(struct unm_map *m)
 /* Create a region.  want_id 0 picks the id after the last one created,
  * skipping ids in use (netmap hands out 2, 3, 4 ... and does not reuse an
  * id at once). */
+static int mem_create(uint16_t want_id, bool global, const struct unm_pool_params *want,
+		      mode_t mode, uint16_t *id_out);
+
 int unm_mem_create_locked(uint16_t want_id, bool global, uint16_t *id_out)
+{
+	return mem_create(want_id, global, NULL, 0666, id_out);
+}
+
+/* A private region sized for one port (VALE): `bufs` buffers and `rings`
+ * rings unless UNETMAP_BUF_NUM / UNETMAP_RING_NUM say otherwise; files
+ * created with `mode` (the switch's). */
+int unm_mem_create_sized_locked(uint32_t bufs, uint32_t rings, mode_t mode, uint16_t *id_out)
+{
+	struct unm_pool_params p;
+	default_params(false, &p);
+	if (getenv("UNETMAP_BUF_NUM") == NULL)
+		p.buf_num = bufs;
+	if (getenv("UNETMAP_RING_NUM") == NULL)
+		p.ring_num = rings;
+	if (getenv("UNETMAP_IF_NUM") == NULL)
+		p.if_num = 64;
+	params_clamp(&p);
+	return mem_create(0, false, &p, mode, id_out);
+}
+
+static int mem_create(uint16_t want_id, bool global, const struct unm_pool_params *want,
+		      mode_t mode, uint16_t *id_out)
 {
 	struct unm_registry *r = unm_registry();
 	uint32_t id = want_id;
@@ -222,7 +248,9 @@ int unm_mem_create_locked(uint16_t want_id, bool global, uint16_t *id_out)
 		}
 	}
 	struct unm_pool_params p;
-	if (global)
+	if (want != NULL)
+		p = *want;
+	else if (global)
 		p = r->global_params.buf_num ? r->global_params : (default_params(true, &p), p);
 	else
 		default_params(false, &p);
@@ -232,13 +260,13 @@ int unm_mem_create_locked(uint16_t want_id, bool global, uint16_t *id_out)
 	uint32_t gen = ++r->gen;
 	char path[512];
 	mem_file(path, sizeof(path), (uint16_t)id, gen);
-	int fd = unm_real_open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	int fd = unm_real_open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0) {
 		int e = errno;
 		unm_seterr("cannot create region file %s: %s", path, strerror(e));
 		return -e;
 	}
-	fchmod(fd, 0666);
+	fchmod(fd, mode);
 	if (ftruncate(fd, (off_t)l.file_size) < 0) {
 		int e = errno;
 		unm_real_close(fd);

@@ -98,11 +98,11 @@ static struct unm_registry *registry_open(void)
 		pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
 		pthread_mutex_init(&r->lock, &a);
 		pthread_mutexattr_destroy(&a);
-		r->version = 1;
+		r->version = UNM_REGISTRY_VERSION;
 		r->size = size;
 		r->last_mem_id = 1;
 		unm_store_release(&r->magic, UNM_REGISTRY_MAGIC);
-	} else if (r->size != size || r->version != 1) {
+	} else if (r->size != size || r->version != UNM_REGISTRY_VERSION) {
 		flock(fd, LOCK_UN);
 		unm_real_close(fd);
 		munmap(r, size);
@@ -199,6 +199,8 @@ static void sweep_stale_files(void)
 				r->regs[a].gen != b;
 		else if (sscanf(e->d_name, "mem-%u-%u%c", &a, &b, &tail) == 2)
 			stale = a >= UNM_MAX_MEMS || !r->mems[a].live || r->mems[a].gen != b;
+		else if (strncmp(e->d_name, "vale-", 5) == 0)
+			stale = unm_vale_stale_file(e->d_name);
 		if (stale) {
 			char path[512];
 			if (unm_path(path, sizeof(path), "%s", e->d_name) == 0)

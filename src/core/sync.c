@@ -41,7 +41,7 @@ static void pid_init(void)
 	my_pid = (uint32_t)getpid();
 }
 
-static uint32_t self_pid(void)
+uint32_t unm_self_pid(void)
 {
 	pthread_once(&pid_once, pid_init);
 	return __atomic_load_n(&my_pid, __ATOMIC_RELAXED);
@@ -53,7 +53,7 @@ static uint32_t self_pid(void)
  * taken over. */
 bool unm_busy_enter(struct unm_kring *kr)
 {
-	uint32_t me = self_pid(), exp = 0;
+	uint32_t me = unm_self_pid(), exp = 0;
 	if (__atomic_compare_exchange_n(&kr->busy, &exp, me, false,
 					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return true;

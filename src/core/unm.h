@@ -32,6 +32,7 @@
 #include "core/barrier.h"
 
 #define UNM_REGISTRY_MAGIC	0x756e6d7265673031ULL	/* "unmreg01" */
+#define UNM_REGISTRY_VERSION	2
 #define UNM_REGION_MAGIC	0x756e6d6d656d3031ULL	/* "unmmem01" */
 
 #define UNM_MAX_PORTS		16384
@@ -43,6 +44,12 @@
 #define UNM_MAX_SLOTS		4096
 #define UNM_DEF_SLOTS		1024
 #define UNM_NONE		UINT32_MAX
+#define UNM_VALE_MAXPORTS	254	/* netmap's NM_BDG_MAXPORTS */
+#define UNM_VALE_MAXSW		64	/* switches per runtime directory */
+#define UNM_VALE_MAXRINGS	16	/* netmap's NM_BDG_MAXRINGS */
+#define UNM_VALE_BATCH		1024	/* netmap's bridge_batch */
+#define UNM_LEASES		32	/* outstanding reservations per RX ring */
+#define UNM_NOSW		0xffff
 
 /* ring directions, as netmap numbers them internally (ring->dir stores them) */
 enum unm_txrx { NR_RX = 0, NR_TX = 1 };
@@ -81,9 +88,31 @@ struct unm_kring {
 							 * last sync */
 	uint32_t busy;		/* pid running a sync on this ring, 0 = idle */
 	uint32_t tx_hwtail;	/* TX: last tail published to the user */
+	/* VALE TX ring: what this ring sent, written by its own sync only
+	 * (so plain stores), summed over rings by the readers */
+	uint64_t tx_frames, tx_bytes, drop_full, drop_closed, drop_malformed;
 
 	/* producer side: RX rings, written by whoever fills the ring */
 	_Alignas(UNM_CACHELINE) uint32_t hwtail;
+	/* VALE RX ring: senders reserve slots [hwtail, hwlease) under the
+	 * short `lock`, copy outside it and publish hwtail in reservation
+	 * order (netmap's lease).  Reservations are numbered; entry
+	 * lease[i % UNM_LEASES] describes reservation i for
+	 * lease_first <= i < lease_last. */
+	uint32_t lock;		/* pid of the holder, 0 = free */
+	uint32_t open;		/* bound by an application: accepts frames */
+	uint32_t tag;		/* identity of this ring's current life */
+	uint32_t hwlease;	/* next slot to reserve */
+	uint32_t lease_first, lease_last;
+	int64_t stall_ns;	/* when the oldest reservation was seen stuck */
+	uint64_t rx_frames, rx_bytes, drop_dead;
+	struct unm_lease {
+		uint32_t start, end;	/* slots [start, end) */
+		uint32_t pid;		/* reserving process */
+		uint32_t done;		/* copied, may be published */
+		uint32_t frames, pad;
+		uint64_t bytes;
+	} lease[UNM_LEASES];
 
 	/* wake-up: bit i set = waiter[i] sleeps and wants a byte in its FIFO */
 	_Alignas(UNM_CACHELINE) uint64_t armed;
@@ -116,6 +145,8 @@ enum unm_port_kind {
 	UNM_PORT_PIPE_PARENT,		/* auto-created parent of pipes */
 	UNM_PORT_PIPE,			/* one end of a pipe */
 	UNM_PORT_NULL,			/* NR_REG_NULL port */
+	UNM_PORT_VALE,			/* ephemeral VALE port valeS:P */
+	UNM_PORT_VALE_PERSIST,		/* persistent VALE port (VALE_NEWIF) */
 	UNM_PORT_KIND_MAX
 };
 
@@ -146,6 +177,20 @@ struct unm_port {
 	uint32_t tx_slots, rx_slots;
 	uint32_t tx_obj, rx_obj;	/* first ring-pool object of each direction */
 	uint32_t hdr_len;
+	/* VALE: switch attachments (registry switch index and port index in
+	 * that switch), UNM_NOSW when free; a persistent port can be in two */
+	uint16_t sw[2], swport[2];
+};
+
+/* A VALE switch in the registry; its data-path state is the file
+ * vale-NAME (struct unm_vale_file), whose mode decides who may use it. */
+struct unm_vale_ent {
+	uint32_t live;
+	uint32_t gen;
+	char name[16];
+	uint32_t nactive;			/* member ports */
+	uint32_t port[UNM_VALE_MAXPORTS];	/* registry index per switch
+						 * port index, UNM_NONE = free */
 };
 
 enum unm_reg_state { UNM_REG_FREE = 0, UNM_REG_OPEN, UNM_REG_BOUND };
@@ -180,6 +225,11 @@ struct unm_registry {
 	struct unm_mem_ent mems[UNM_MAX_MEMS];
 	struct unm_port ports[UNM_MAX_PORTS];
 	struct unm_reg regs[UNM_MAX_REGS];
+	struct unm_vale_ent vale[UNM_VALE_MAXSW];
+	uint32_t ring_tag;	/* source of unm_kring.tag */
+	/* bumped (release) on every change of any switch's membership or
+	 * lookup: a sender compares it once per txsync */
+	_Alignas(UNM_CACHELINE) uint32_t vale_gen;
 };
 
 /* ------------------------------------------------------------------ */
@@ -219,6 +269,10 @@ struct unm_port_ops {
 	/* control path: free a port whose last registration went away (for
 	 * a pipe end: the pair, once both ends are unused) */
 	void (*destroy)(uint32_t port);
+	/* optional: the number of registrations bound to a ring changed */
+	void (*bind)(struct unm_map *m, struct unm_kring *kr);
+	/* optional: free k->priv when the fd's binding goes away */
+	void (*kref_fini)(struct unm_kref *k);
 };
 
 struct unm_kref {
@@ -227,6 +281,7 @@ struct unm_kref {
 	uint32_t *shadow;		/* RX: buffer of each slot at import */
 	struct netmap_ring *pring;	/* peer ring (pipes) */
 	struct unm_kring *pkr;
+	void *priv;			/* port kind's per-ring state (VALE) */
 	int waiter;			/* our bit in kr->armed, -1 if none */
 };
 
@@ -283,6 +338,7 @@ void unm_fifo_path(char *buf, size_t len, uint32_t reg, uint32_t gen);
 
 /* mem.c */
 int unm_mem_create_locked(uint16_t want_id, bool global, uint16_t *id_out);
+int unm_mem_create_sized_locked(uint32_t bufs, uint32_t rings, mode_t mode, uint16_t *id_out);
 int unm_mem_get_locked(uint16_t id);	/* check live (materialises id 1) */
 void unm_mem_ref_locked(uint16_t id);
 void unm_mem_unref_locked(uint16_t id);
@@ -331,6 +387,7 @@ void unm_disarm(struct unm_kref *k);
 int unm_waiter_add_locked(struct unm_kring *kr, uint32_t reg, uint32_t gen);
 void unm_waiter_del_locked(struct unm_kring *kr, uint32_t reg, uint32_t gen);
 bool unm_busy_enter(struct unm_kring *kr);
+uint32_t unm_self_pid(void);	/* getpid(), cached (fork-safe) */
 static inline void unm_busy_exit(struct unm_kring *kr)
 {
 	unm_store_release(&kr->busy, 0);
@@ -339,6 +396,15 @@ static inline void unm_busy_exit(struct unm_kring *kr)
 /* ports */
 extern const struct unm_port_ops unm_pipe_ops;
 extern const struct unm_port_ops unm_null_ops;
+extern const struct unm_port_ops unm_vale_ops;
+int unm_vale_lookup_locked(const char *name, struct nmreq_register *req, bool create,
+			   bool for_register, uint32_t *port_out);
+bool unm_vale_name(const char *name);
+void unm_vale_put_if_unused_locked(uint32_t port);
+int unm_vale_ctl(struct unm_fd *f, struct nmreq_header *hdr, void *body);
+void unm_vale_repair_locked(void);
+bool unm_vale_stale_file(const char *fname);
+void unm_vale_fault_init(void);
 const struct unm_port_ops *unm_port_ops(uint32_t kind);
 int unm_pipe_lookup_locked(const char *name, struct nmreq_register *req,
 			   bool create, uint32_t *port_out);

@@ -128,9 +128,12 @@ static int port_lookup_locked(const char *name, struct nmreq_register *req, bool
 {
 	if (strchr(name, '{') != NULL || strchr(name, '}') != NULL)
 		return unm_pipe_lookup_locked(name, req, create, port);
-	if (strncmp(name, "val", 3) == 0) {
-		unm_seterr("VALE ports are not supported yet (%s)", name);
-		return -EOPNOTSUPP;
+	if (unm_vale_name(name))
+		return unm_vale_lookup_locked(name, req, create, create, port);
+	struct unm_port *pp = unm_port_find_locked(name);
+	if (pp != NULL && pp->kind == UNM_PORT_VALE_PERSIST) {
+		*port = (uint32_t)(pp - unm_registry()->ports);
+		return 0;
 	}
 	if (name[0] != '\0' && if_nametoindex(name) != 0) {
 		unm_seterr("NIC ports are not supported yet (%s)", name);
@@ -209,6 +212,7 @@ static void bind_rings(struct unm_map *m, const struct unm_port *p, const struct
 		       uint32_t idx, int delta)
 {
 	bool excl = g->flags & NR_EXCLUSIVE;
+	const struct unm_port_ops *ops = unm_port_ops(p->kind);
 	for (int d = 0; d < 2; d++) {
 		uint32_t first = d ? g->rx_first : g->tx_first;
 		uint32_t last = d ? g->rx_last : g->tx_last;
@@ -227,6 +231,8 @@ static void bind_rings(struct unm_map *m, const struct unm_port *p, const struct
 					kr->excl = 0;
 				unm_waiter_del_locked(kr, idx, g->gen);
 			}
+			if (ops != NULL && ops->bind != NULL)
+				ops->bind(m, kr);
 		}
 	}
 }
@@ -447,6 +453,9 @@ void unm_fd_detach(struct unm_fd *f)
 	if (!f->bound)
 		return;
 	f->bound = false;
+	if (f->ops != NULL && f->ops->kref_fini != NULL)
+		for (uint32_t i = 0; i < f->ntx + f->nrx; i++)
+			f->ops->kref_fini(&f->tx[i]);
 	free(f->tx);
 	f->tx = f->rx = NULL;
 	f->ntx = f->nrx = 0;
@@ -545,8 +554,16 @@ static int do_hdr_get(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_p
 		ret = unm_pipe_lookup_locked(name, &req, false, &pidx);
 		if (ret == 0)
 			b->nr_hdr_len = r->ports[pidx].hdr_len;
-	} else if (strncmp(name, "val", 3) == 0 || name[0] == '\0' ||
-		   if_nametoindex(name) == 0) {
+	} else if (unm_vale_name(name)) {
+		ret = unm_vale_lookup_locked(name, NULL, false, false, &pidx);
+		if (ret == 0)
+			b->nr_hdr_len = r->ports[pidx].hdr_len;
+		else
+			ret = -ENXIO;
+	} else if (unm_port_find_locked(name) != NULL &&
+		   unm_port_find_locked(name)->kind == UNM_PORT_VALE_PERSIST) {
+		b->nr_hdr_len = unm_port_find_locked(name)->hdr_len;
+	} else if (name[0] == '\0' || if_nametoindex(name) == 0) {
 		ret = -ENXIO;
 	} else {
 		b->nr_hdr_len = 0;	/* interfaces have no virtio-net header */
@@ -573,15 +590,15 @@ static const struct {
 } reqs[] = {
 	[NETMAP_REQ_REGISTER] = { sizeof(struct nmreq_register), (handler_fn)do_register },
 	[NETMAP_REQ_PORT_INFO_GET] = { sizeof(struct nmreq_port_info_get), (handler_fn)do_port_info },
-	[NETMAP_REQ_VALE_ATTACH] = { sizeof(struct nmreq_vale_attach), do_unsupported },
-	[NETMAP_REQ_VALE_DETACH] = { sizeof(struct nmreq_vale_detach), do_unsupported },
-	[NETMAP_REQ_VALE_LIST] = { sizeof(struct nmreq_vale_list), do_unsupported },
-	[NETMAP_REQ_PORT_HDR_SET] = { sizeof(struct nmreq_port_hdr), do_unsupported },
+	[NETMAP_REQ_VALE_ATTACH] = { sizeof(struct nmreq_vale_attach), unm_vale_ctl },
+	[NETMAP_REQ_VALE_DETACH] = { sizeof(struct nmreq_vale_detach), unm_vale_ctl },
+	[NETMAP_REQ_VALE_LIST] = { sizeof(struct nmreq_vale_list), unm_vale_ctl },
+	[NETMAP_REQ_PORT_HDR_SET] = { sizeof(struct nmreq_port_hdr), unm_vale_ctl },
 	[NETMAP_REQ_PORT_HDR_GET] = { sizeof(struct nmreq_port_hdr), (handler_fn)do_hdr_get },
-	[NETMAP_REQ_VALE_NEWIF] = { sizeof(struct nmreq_vale_newif), do_unsupported },
-	[NETMAP_REQ_VALE_DELIF] = { 0, do_unsupported },
-	[NETMAP_REQ_VALE_POLLING_ENABLE] = { sizeof(struct nmreq_vale_polling), do_unsupported },
-	[NETMAP_REQ_VALE_POLLING_DISABLE] = { sizeof(struct nmreq_vale_polling), do_unsupported },
+	[NETMAP_REQ_VALE_NEWIF] = { sizeof(struct nmreq_vale_newif), unm_vale_ctl },
+	[NETMAP_REQ_VALE_DELIF] = { 0, unm_vale_ctl },
+	[NETMAP_REQ_VALE_POLLING_ENABLE] = { sizeof(struct nmreq_vale_polling), unm_vale_ctl },
+	[NETMAP_REQ_VALE_POLLING_DISABLE] = { sizeof(struct nmreq_vale_polling), unm_vale_ctl },
 	[NETMAP_REQ_POOLS_INFO_GET] = { sizeof(struct nmreq_pools_info), (handler_fn)do_pools_info },
 	[NETMAP_REQ_SYNC_KLOOP_START] = { sizeof(struct nmreq_sync_kloop_start), do_unsupported },
 	[NETMAP_REQ_SYNC_KLOOP_STOP] = { 0, do_unsupported },
@@ -691,6 +708,12 @@ int unetmap_mem_stats(uint16_t id, struct unetmap_mem_stats *st)
 
 /* ---- crash repair ---------------------------------------------------------- */
 
+static bool has_rings(uint32_t kind)
+{
+	return kind == UNM_PORT_PIPE || kind == UNM_PORT_NULL || kind == UNM_PORT_VALE ||
+	       kind == UNM_PORT_VALE_PERSIST;
+}
+
 /* After a process died holding the registry lock, rebuild every derived
  * counter from the committed registrations (state BOUND): port references,
  * ring users/exclusive flags/waiter slots, netmap_if allocations and region
@@ -703,7 +726,7 @@ int unetmap_mem_stats(uint16_t id, struct unetmap_mem_stats *st)
  * the ring bitmaps are rebuilt. */
 static void drop_unfinished_port(struct unm_port *p)
 {
-	if (p->kind != UNM_PORT_PIPE && p->kind != UNM_PORT_NULL)
+	if (!has_rings(p->kind))
 		return;
 	struct unm_map *m = unm_map_get(p->mem_id, p->mem_gen);
 	if (m == NULL)
@@ -757,7 +780,8 @@ void unm_repair_locked(void)
 	}
 	for (uint32_t i = 0; i < r->port_hwm; i++) {
 		struct unm_port *p = &r->ports[i];
-		if (p->kind == UNM_PORT_PIPE_PARENT || p->kind == UNM_PORT_NULL)
+		if (p->kind == UNM_PORT_PIPE_PARENT || p->kind == UNM_PORT_NULL ||
+		    p->kind == UNM_PORT_VALE || p->kind == UNM_PORT_VALE_PERSIST)
 			users[p->mem_id]++;
 		if (p->kind == UNM_PORT_PIPE && p->parent < UNM_MAX_PORTS &&
 		    strchr(p->name, '{') != NULL && p->is_master)
@@ -774,7 +798,7 @@ void unm_repair_locked(void)
 	 * live bindings where they are (processes cache their index) */
 	for (uint32_t i = 0; i < r->port_hwm; i++) {
 		struct unm_port *p = &r->ports[i];
-		if (p->kind != UNM_PORT_PIPE && p->kind != UNM_PORT_NULL)
+		if (!has_rings(p->kind))
 			continue;
 		struct unm_map *m = unm_map_get(p->mem_id, p->mem_gen);
 		if (m == NULL)
@@ -835,8 +859,7 @@ void unm_repair_locked(void)
 			m->meta->ring_free = m->meta->p.ring_num;
 			for (uint32_t i = 0; i < r->port_hwm; i++) {
 				struct unm_port *p = &r->ports[i];
-				if ((p->kind != UNM_PORT_PIPE && p->kind != UNM_PORT_NULL) ||
-				    p->mem_id != id || p->mem_gen != e->gen)
+				if (!has_rings(p->kind) || p->mem_id != id || p->mem_gen != e->gen)
 					continue;
 				for (int d = 0; d < 2; d++) {
 					uint32_t cnt = d ? p->nrx : p->ntx, o = d ? p->rx_obj : p->tx_obj;
@@ -864,6 +887,7 @@ void unm_repair_locked(void)
 		}
 		e->users = id == 1 ? users[id] + 1 : users[id];
 	}
+	unm_vale_repair_locked();
 	for (uint32_t i = 0; i < r->port_hwm; i++)
 		port_put_if_unused(i);
 	for (uint32_t id = 2; id < UNM_MAX_MEMS; id++) {

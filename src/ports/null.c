@@ -125,6 +125,8 @@ const struct unm_port_ops *unm_port_ops(uint32_t kind)
 	static const struct unm_port_ops *const table[UNM_PORT_KIND_MAX] = {
 		[UNM_PORT_PIPE] = &unm_pipe_ops,
 		[UNM_PORT_NULL] = &unm_null_ops,
+		[UNM_PORT_VALE] = &unm_vale_ops,
+		[UNM_PORT_VALE_PERSIST] = &unm_vale_ops,
 	};
 	return kind < UNM_PORT_KIND_MAX ? table[kind] : NULL;
 }

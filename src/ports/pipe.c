@@ -210,6 +210,8 @@ static void free_parent_if_unused(uint32_t pidx)
 	if (par->kind == UNM_PORT_PIPE_PARENT && par->children == 0 && par->refs == 0) {
 		unm_mem_unref_locked(par->mem_id);
 		memset(par, 0, sizeof(*par));
+	} else if (par->kind == UNM_PORT_VALE) {
+		unm_vale_put_if_unused_locked(pidx);
 	}
 }
 
@@ -217,21 +219,28 @@ static void free_parent_if_unused(uint32_t pidx)
  * owns a private memory region, unless the request names one with
  * nr_mem_id; an existing network interface as parent puts the pipe in the
  * global region (mem_id 1) as netmap's NIC pipes are. */
-static int parent_get(const char *pname, uint16_t want_mem, uint32_t *out)
+static int parent_get(const char *pname, struct nmreq_register *req, uint32_t *out)
 {
 	struct unm_registry *r = unm_registry();
+	uint16_t want_mem = req->nr_mem_id;
+	if (unm_vale_name(pname)) {
+		/* a VALE port (created if needed, as netmap does): the pipe
+		 * lives in its region */
+		struct nmreq_register preq = *req;
+		return unm_vale_lookup_locked(pname, &preq, true, false, out);
+	}
 	struct unm_port *par = unm_port_find_locked(pname);
 	if (par != NULL) {
+		if (par->kind == UNM_PORT_VALE_PERSIST) {
+			*out = (uint32_t)(par - r->ports);
+			return 0;
+		}
 		if (par->kind != UNM_PORT_PIPE_PARENT) {
 			unm_seterr("%s cannot be the parent of a pipe", pname);
 			return -EINVAL;
 		}
 		*out = (uint32_t)(par - r->ports);
 		return 0;
-	}
-	if (strncmp(pname, "val", 3) == 0) {
-		unm_seterr("pipes on VALE ports are not supported yet (%s)", pname);
-		return -EOPNOTSUPP;
 	}
 	uint16_t mem = want_mem;
 	int ret;
@@ -285,7 +294,7 @@ static int pipe_create(const char *name, size_t split, struct nmreq_register *re
 	snprintf(other, sizeof(other), "%s", name);
 	other[split] = name[split] == '{' ? '}' : '{';
 
-	if ((ret = parent_get(pname, req->nr_mem_id, &pidx)) < 0)
+	if ((ret = parent_get(pname, req, &pidx)) < 0)
 		return ret;
 	struct unm_port *par = &r->ports[pidx];
 	struct unm_map *m = unm_map_get(par->mem_id, par->mem_gen);
