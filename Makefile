@@ -117,3 +117,22 @@ install: all
 
 clean:
 	rm -rf build build-asan build-tsan build-clang build-clang.log
+
+# ---- VALE lookup plugins -------------------------------------------------
+# every plugins/NAME.c is one shared object $(BUILD)/lib/unetmap-vale-N.so,
+# N being NAME without a leading "vale_" (plugins/vale_vlan.c ->
+# unetmap-vale-vlan.so), loadable with unetmap_vale_set_lookup() / vale-ctl -L
+PLUGIN_SRCS := $(wildcard plugins/*.c)
+PLUGINS     := $(foreach s,$(PLUGIN_SRCS),$(BUILD)/lib/unetmap-vale-$(patsubst vale_%,%,$(basename $(notdir $(s)))).so)
+
+.PHONY: plugins
+plugins: $(PLUGINS)
+tests: plugins
+
+define PLUGIN_RULE
+$(BUILD)/lib/unetmap-vale-$(patsubst vale_%,%,$(basename $(notdir $(1)))).so: $(1) include/unetmap.h
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CPPFLAGS) $$(CFLAGS) -shared -fPIC -o $$@ $$<
+endef
+$(foreach s,$(PLUGIN_SRCS),$(eval $(call PLUGIN_RULE,$(s))))
+# ---- end of VALE lookup plugins ------------------------------------------

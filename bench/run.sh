@@ -2,20 +2,30 @@
 # bench/run.sh - the `make bench` harness (see bench/README.md).
 #
 # Each round runs, one after the other:
-#   (a) unetmap pipe: pkt-gen tx (CPU0) -> netmap pipe -> pkt-gen rx (CPU1), 60-B frames
+#   (a) unetmap pipe: pkt-gen tx (CPU0) -> netmap pipe -> pkt-gen rx (CPU1), 60-B frames,
+#       linked with -lunetmap and as libc-only pkt-gen under unetmap-run
 #   (b) spsc_ring: minimal shared-memory SPSC ring of 16-B descriptors (CPU0 -> CPU1)
 #   (c) rte_ring_bench: DPDK rte_ring SP/SC, 16-B elements (CPU0 -> CPU1)
 #   (d) txsync_cost: one NIOCTXSYNC / NIOCRXSYNC with nothing to do, and getppid()
+#   (e) VALE: unicast 2 ports (linked, and under unetmap-run), broadcast 1 -> 3 ports,
+#       unicast between 2 of N ports with N-2 idle ports open (N from BENCH_VALE_N)
+#   (f) DPDK memif: dpdk-testpmd server txonly -> client rxonly (root, hugepages)
+#   (g) Linux bridge: AF_PACKET sender -> veth -> br0 -> veth -> TPACKET_V3 receiver,
+#       in network namespaces this script creates and deletes (root)
 # then prints min / median / max per row, the ratios of the medians, and writes
 # bench/out/results.csv (raw, one line per measurement) and bench/out/bench.png.
 #
 # Environment:
 #   BENCH_RUNS   rounds (default 5)          BENCH_SECS   measured window, s (default 3)
+#   BENCH_ROWS   groups to run, comma-separated, from pipe,spsc,rte,sync,vale,memif,bridge
+#                (default: all of them)
+#   BENCH_VALE_N port counts for the VALE N-port rows (default "8 64 254"; N=2 is the
+#                unicast row)
 #   BENCH_BATCH  spsc batch / rte_ring bulk (default 32)
 #   BENCH_SLOTS  ring slots for (b) and (c) (default 1024, netmap's ring size)
 #   BENCH_SYNC_N iterations per sync loop (default 10000000)
 #   BENCH_SYNC_SECS  time cap per sync loop, s (default 2)
-#   BENCH_DEADLINE  no new round starts after this many seconds (default 270)
+#   BENCH_DEADLINE  no new round starts after this many seconds (default 600)
 #   BUILD        build directory (default build)   CC  compiler (default gcc)
 set -u
 
@@ -27,7 +37,9 @@ BATCH=${BENCH_BATCH:-32}
 SLOTS=${BENCH_SLOTS:-1024}
 SYNC_N=${BENCH_SYNC_N:-10000000}
 SYNC_SECS=${BENCH_SYNC_SECS:-2}
-DEADLINE=${BENCH_DEADLINE:-270}
+DEADLINE=${BENCH_DEADLINE:-600}
+ROWS=${BENCH_ROWS:-pipe,spsc,rte,sync,vale,memif,bridge}
+VALE_N=${BENCH_VALE_N:-8 64 254}
 CC=${CC:-gcc}
 CFLAGS="-O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE"
 OUT=bench/out
@@ -47,12 +59,74 @@ if [ "$RUNS" -gt 50 ] || [ "$SECS" -gt 60 ]; then
 	echo "bench: BENCH_RUNS <= 50 and BENCH_SECS <= 60, please" >&2
 	exit 2
 fi
+for g in ${ROWS//,/ }; do
+	case $g in
+	pipe | spsc | rte | sync | vale | memif | bridge) ;;
+	*)
+		echo "bench: unknown group '$g' in BENCH_ROWS (pipe,spsc,rte,sync,vale,memif,bridge)" >&2
+		exit 2
+		;;
+	esac
+done
+for n in $VALE_N; do
+	if ! is_uint "$n" || [ "$n" -lt 3 ] || [ "$n" -gt 254 ]; then
+		echo "bench: BENCH_VALE_N takes port counts in 3..254 (got '$n')" >&2
+		exit 2
+	fi
+done
+want() { case ",$ROWS," in *",$1,"*) return 0 ;; esac; return 1; }
+IS_ROOT=0
+[ "$(id -u)" = 0 ] && IS_ROOT=1
 
 mkdir -p "$OUT" "$OUT/logs" "$BB" || exit 1
 TMPD=$(mktemp -d /tmp/unetmap-bench.XXXXXX) || exit 1
 CSV=$OUT/results.csv
 ROUND_DIR=
 PIDS=()
+
+# state of what (f) and (g) set up, for cleanup
+NETNS=()           # network namespaces created by this script
+HP_SET=0 HP_OLD=0  # nr_hugepages was changed (and its old value)
+HP_MOUNTED=0 HP_MKDIR=0 HP_MNT=
+DPDK_PREFIXES=()   # --file-prefix values used by dpdk-testpmd
+
+netns_teardown() {
+	local ns p
+	for ns in "${NETNS[@]}"; do
+		# our own processes only: those still running in our namespaces
+		for p in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -KILL "$p" 2>/dev/null
+		done
+		ip netns del "$ns" 2>/dev/null
+	done
+	NETNS=()
+}
+
+dpdk_files_cleanup() {
+	local pf
+	for pf in "${DPDK_PREFIXES[@]}"; do
+		rm -rf "/var/run/dpdk/$pf"
+		[ -n "$HP_MNT" ] && [ "$HP_MOUNTED" = 0 ] && rm -f "$HP_MNT/${pf}map_"*
+	done
+	DPDK_PREFIXES=()
+}
+
+hugepages_teardown() {
+	dpdk_files_cleanup
+	if [ "$HP_MOUNTED" = 1 ]; then
+		umount "$HP_MNT" 2>/dev/null || log "bench: could not unmount $HP_MNT"
+		HP_MOUNTED=0
+	fi
+	if [ "$HP_MKDIR" = 1 ]; then
+		rmdir "$HP_MNT" 2>/dev/null
+		HP_MKDIR=0
+	fi
+	if [ "$HP_SET" = 1 ]; then
+		echo "$HP_OLD" >/proc/sys/vm/nr_hugepages 2>/dev/null ||
+			log "bench: could not restore nr_hugepages to $HP_OLD"
+		HP_SET=0
+	fi
+}
 
 cleanup() {
 	local p
@@ -63,6 +137,8 @@ cleanup() {
 	for p in "${PIDS[@]}"; do
 		kill -KILL "$p" 2>/dev/null
 	done
+	netns_teardown
+	hugepages_teardown
 	[ -n "$ROUND_DIR" ] && rm -rf "$ROUND_DIR"
 	rm -rf "$TMPD"
 }
@@ -71,20 +147,18 @@ trap 'echo "bench: interrupted" >&2; exit 130' INT TERM HUP
 
 log() { printf '%s\n' "$*" >&2; }
 
-# apt_install PKG...: only as root, only with apt-get; waits for a held dpkg lock
-# (bounded) instead of competing with it.
-APT_UPDATED=0
-apt_install() {
-	[ "$(id -u)" = 0 ] || return 1
-	command -v apt-get >/dev/null 2>&1 || return 1
-	if [ "$APT_UPDATED" = 0 ]; then
-		log "bench: apt-get update"
-		timeout 300 apt-get -o DPkg::Lock::Timeout=120 -qq update >"$TMPD/apt.log" 2>&1 || true
-		APT_UPDATED=1
+# run_deps: install what is missing with the project's scripts/deps.sh (full mode), once,
+# only as root
+DEPS_RAN=0
+run_deps() {
+	[ "$IS_ROOT" = 1 ] || return 1
+	[ "$DEPS_RAN" = 1 ] && return 0
+	DEPS_RAN=1
+	log "bench: running scripts/deps.sh (missing dependencies)"
+	if ! timeout 900 scripts/deps.sh >"$TMPD/deps.log" 2>&1; then
+		tail -5 "$TMPD/deps.log" >&2
+		return 1
 	fi
-	log "bench: apt-get install -y $*"
-	DEBIAN_FRONTEND=noninteractive timeout 600 apt-get -o DPkg::Lock::Timeout=120 \
-		-qq install -y "$@" >>"$TMPD/apt.log" 2>&1
 }
 
 # wait_gone PID TENTHS: wait until PID has exited, at most TENTHS/10 s; 0 if gone
@@ -118,14 +192,15 @@ if ! $CC $CFLAGS bench/spsc_ring.c -o "$BB/spsc_ring" 2>"$TMPD/cc_spsc.log"; the
 	SKIP_SPSC="skipped (build failed)"
 fi
 
-if ! pkg-config --exists libdpdk 2>/dev/null; then
+if want rte && ! pkg-config --exists libdpdk 2>/dev/null; then
 	if [ "$(id -u)" = 0 ]; then
-		apt_install libdpdk-dev || log "bench: apt-get install libdpdk-dev failed (see below)"
-		pkg-config --exists libdpdk 2>/dev/null || tail -5 "$TMPD/apt.log" >&2
+		run_deps || log "bench: scripts/deps.sh failed"
 	fi
 fi
 # shellcheck disable=SC2046 # pkg-config output is a list of words on purpose
-if ! pkg-config --exists libdpdk 2>/dev/null; then
+if ! want rte; then
+	:
+elif ! pkg-config --exists libdpdk 2>/dev/null; then
 	SKIP_RTE="skipped (libdpdk-dev missing)"
 elif ! $CC $CFLAGS $(pkg-config --cflags libdpdk) bench/rte_ring_bench.c -o "$BB/rte_ring_bench" \
 	$(pkg-config --libs libdpdk) 2>"$TMPD/cc_rte.log"; then
@@ -142,6 +217,76 @@ elif ! $CC $CFLAGS -Iinclude -pthread bench/txsync_cost.c -o "$BB/txsync_cost" \
 fi
 
 [ -x "$PKTGEN" ] || SKIP_PIPE="skipped ($PKTGEN missing)"
+
+# (e) VALE: needs pkt-gen and vale_idle (linked with -lunetmap), and a library that
+# opens VALE ports (checked by opening one)
+SKIP_VALE='' SKIP_VALE_PRELOAD='' SKIP_MEMIF='' SKIP_BRIDGE=''
+if want vale; then
+	if [ ! -x "$PKTGEN" ]; then
+		SKIP_VALE="skipped ($PKTGEN missing)"
+	elif [ ! -f "$LIBUNM" ]; then
+		SKIP_VALE="skipped ($LIBUNM missing)"
+	elif ! $CC $CFLAGS -Iinclude bench/vale_idle.c -o "$BB/vale_idle" \
+		-L"$BUILD/lib" -lunetmap -Wl,-rpath,'$ORIGIN/../lib' 2>"$TMPD/cc_vale.log"; then
+		cat "$TMPD/cc_vale.log" >&2
+		SKIP_VALE="skipped (vale_idle build failed)"
+	else
+		probe=$(mktemp -d /dev/shm/unetmap-bench.XXXXXX) || exit 1
+		UNETMAP_DIR=$probe timeout -k 2 10 "$BB/vale_idle" vale0:probe 1 \
+			</dev/null >"$TMPD/vale_probe.log" 2>&1 &
+		pp=$!
+		PIDS+=("$pp")
+		i=0
+		while [ "$i" -lt 50 ] && ! grep -q '^ready' "$TMPD/vale_probe.log" && kill -0 "$pp" 2>/dev/null; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		if ! grep -q '^ready' "$TMPD/vale_probe.log"; then
+			SKIP_VALE="skipped (cannot open a VALE port: $(head -c 200 "$TMPD/vale_probe.log" | tr '\n' ' '))"
+		fi
+		stop "$pp"
+		PIDS=()
+		rm -rf "$probe"
+	fi
+	[ -x "$PKTGEN_LIBC" ] || SKIP_VALE_PRELOAD="skipped ($PKTGEN_LIBC missing)"
+	[ -n "$SKIP_VALE" ] && log "bench: VALE rows $SKIP_VALE"
+else
+	SKIP_VALE="not run (BENCH_ROWS)"
+fi
+[ -z "$SKIP_VALE_PRELOAD" ] && SKIP_VALE_PRELOAD=$SKIP_VALE
+
+# (f) DPDK memif: dpdk-testpmd (package dpdk-dev), root for hugepages
+if ! want memif; then
+	SKIP_MEMIF="not run (BENCH_ROWS)"
+elif [ "$IS_ROOT" != 1 ]; then
+	SKIP_MEMIF="skipped (needs root: hugepages)"
+else
+	if ! command -v dpdk-testpmd >/dev/null 2>&1; then
+		run_deps || log "bench: scripts/deps.sh failed"
+	fi
+	if ! command -v dpdk-testpmd >/dev/null 2>&1; then
+		SKIP_MEMIF="skipped (dpdk-testpmd missing: Debian package dpdk-dev)"
+	elif ! command -v stdbuf >/dev/null 2>&1; then
+		SKIP_MEMIF="skipped (stdbuf missing)"
+	fi
+fi
+
+# (g) Linux bridge: root, iproute2, afp_send + afp_rx
+if ! want bridge; then
+	SKIP_BRIDGE="not run (BENCH_ROWS)"
+elif [ "$IS_ROOT" != 1 ]; then
+	SKIP_BRIDGE="skipped (needs root: network namespaces)"
+elif ! command -v ip >/dev/null 2>&1 || ! command -v bridge >/dev/null 2>&1; then
+	SKIP_BRIDGE="skipped (iproute2 missing)"
+elif ! $CC $CFLAGS bench/afp_send.c -o "$BB/afp_send" 2>"$TMPD/cc_afp.log" ||
+	! $CC $CFLAGS bench/afp_rx.c -o "$BB/afp_rx" 2>>"$TMPD/cc_afp.log"; then
+	cat "$TMPD/cc_afp.log" >&2
+	SKIP_BRIDGE="skipped (afp_send/afp_rx build failed)"
+fi
+want pipe || SKIP_PIPE="not run (BENCH_ROWS)"
+want spsc || SKIP_SPSC="not run (BENCH_ROWS)"
+want rte || SKIP_RTE="not run (BENCH_ROWS)"
+want sync || SKIP_SYNC="not run (BENCH_ROWS)"
 
 echo "round,system,value,unit,note" >"$CSV"
 record() { echo "$1,$2,$3,$4,$5" >>"$CSV"; }
@@ -263,8 +408,330 @@ run_sync() { # round
 	log "bench: round $r: sync costs     $(printf '%s' "$out" | tr '\n' ' ')"
 }
 
+# wait_line FILE REGEX TENTHS [PID]: wait until FILE has a line matching REGEX (grep -E),
+# at most TENTHS/10 s, or until PID (if given) has exited; 0 if the line is there
+wait_line() {
+	local i=0
+	while ! grep -qE -- "$2" "$1" 2>/dev/null; do
+		[ "$i" -ge "$3" ] && return 1
+		if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then
+			grep -qE -- "$2" "$1" 2>/dev/null
+			return
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 0
+}
+
+# window RXPID...: let traffic run about SECS+1.5 s (pkt-gen's first interval is
+# dropped); ends early if a receiver dies.  0 if all receivers lived.
+window() {
+	local sl rc=0 p
+	sleep "$((SECS + 1)).5" &
+	sl=$!
+	PIDS+=("$sl")
+	wait -n "$sl" "$@"
+	if kill -0 "$sl" 2>/dev/null; then
+		kill "$sl" 2>/dev/null
+		rc=1
+	fi
+	wait "$sl" 2>/dev/null
+	for p in "$@"; do
+		kill -0 "$p" 2>/dev/null || rc=1
+	done
+	return $rc
+}
+
+# rx_result ROUND SERIES RXLOG TXLOG NOTE: parse a pkt-gen rx log, record the rate;
+# prints the rate on stdout (nothing on failure)
+rx_result() {
+	local res
+	res=$(parse_pktgen "$3")
+	set -- "$1" "$2" "$3" "$4" "$5" $res
+	if [ "$6" = NA ]; then
+		log "bench: round $1: $2: no rate in pkt-gen rx output; last lines of rx and tx logs:"
+		tail -3 "$3" >&2
+		tail -3 "$4" >&2
+		return 1
+	fi
+	record "$1" "$2" "$6" Mpps "pkt-gen rx $7 ($8)$5"
+	echo "$6"
+}
+
+# ---------------------------------------------------------------- (e) VALE
+# Frames go from port a (source MAC TX_MAC) to port b (RX_MAC).  Before the sender
+# starts, `vale_idle -1` sends one frame from RX_MAC on port b (through its TX rings,
+# while pkt-gen rx holds the port), so the switch has learned where RX_MAC is and the
+# unicast traffic is forwarded to b alone, not flooded.
+TX_MAC=02:00:00:00:00:0a
+RX_MAC=02:00:00:00:00:0b
+
+# stop_all PID...: SIGINT to all, then wait for each (bounded, SIGKILL after 3 s)
+stop_all() {
+	local p
+	for p in "$@"; do
+		kill -INT "$p" 2>/dev/null
+	done
+	for p in "$@"; do
+		stop "$p"
+	done
+}
+
+# run_vale_uni ROUND SERIES SWITCH NIDLE COMMAND...: unicast a -> b on SWITCH with
+# NIDLE more ports open and idle (vale_idle); COMMAND is the pkt-gen to run
+run_vale_uni() {
+	local r=$1 series=$2 sw=$3 nidle=$4
+	shift 4
+	local cmd=("$@") rx tx ip='' note="; $((nidle + 2)) ports"
+	local rxlog=$OUT/logs/$series-rx.$r.log txlog=$OUT/logs/$series-tx.$r.log
+	local idlelog=$OUT/logs/$series-idle.$r.log
+	if [ "$nidle" -gt 0 ]; then
+		UNETMAP_DIR=$ROUND_DIR "$BB/vale_idle" "$sw:i" "$nidle" </dev/null >"$idlelog" 2>&1 &
+		ip=$!
+		PIDS+=("$ip")
+		if ! wait_line "$idlelog" '^ready' 600 "$ip"; then
+			log "bench: round $r: $series: $nidle idle ports not open after 60 s:"
+			tail -3 "$idlelog" >&2
+			stop "$ip"
+			PIDS=()
+			return 1
+		fi
+	fi
+	UNETMAP_DIR=$ROUND_DIR "${cmd[@]}" -i "$sw:b" -f rx -a 1 >"$rxlog" 2>&1 &
+	rx=$!
+	PIDS+=("$rx")
+	wait_line "$rxlog" 'Ready' 50 "$rx" || log "bench: round $r: $series: rx not ready after 5 s"
+	if ! UNETMAP_DIR=$ROUND_DIR timeout -k 1 5 "$BB/vale_idle" -1 "$sw:b" "$RX_MAC" \
+		>>"$rxlog.announce" 2>&1; then
+		note="$note; rx MAC not announced (traffic flooded)"
+		log "bench: round $r: $series: could not announce $RX_MAC on $sw:b: $(tail -1 "$rxlog.announce")"
+	fi
+	UNETMAP_DIR=$ROUND_DIR "${cmd[@]}" -i "$sw:a" -f tx -l 60 -a 0 -S "$TX_MAC" -D "$RX_MAC" \
+		>"$txlog" 2>&1 &
+	tx=$!
+	PIDS+=("$tx")
+	window "$rx" || log "bench: round $r: $series: rx exited early (see $rxlog)"
+	if ! kill -0 "$tx" 2>/dev/null; then
+		log "bench: round $r: $series: tx exited early (see $txlog)"
+		note="$note; tx exited early"
+	fi
+	stop "$rx"
+	stop "$tx"
+	[ -n "$ip" ] && stop "$ip"
+	PIDS=()
+	local v
+	v=$(rx_result "$r" "$series" "$rxlog" "$txlog" "$note") || return 1
+	log "bench: round $r: $(printf '%-20s' "$series") $v Mpps"
+}
+
+# run_vale_bcast ROUND: one pkt-gen tx on vale2:a to ff:ff:ff:ff:ff:ff, three pkt-gen rx
+# on vale2:b, vale2:c, vale2:d (all three on CPU1); records each receiver and the sum
+run_vale_bcast() {
+	local r=$1 sw=vale2 p rxs=() tx txlog=$OUT/logs/vale_bcast-tx.$1.log v sum=0 n=0 vals=''
+	for p in b c d; do
+		UNETMAP_DIR=$ROUND_DIR "$PKTGEN" -i "$sw:$p" -f rx -a 1 >"$OUT/logs/vale_bcast-rx$p.$r.log" 2>&1 &
+		rxs+=("$!")
+		PIDS+=("$!")
+	done
+	for p in b c d; do
+		wait_line "$OUT/logs/vale_bcast-rx$p.$r.log" 'Ready' 50 ||
+			log "bench: round $r: vale_bcast: rx $p not ready after 5 s"
+	done
+	UNETMAP_DIR=$ROUND_DIR "$PKTGEN" -i "$sw:a" -f tx -l 60 -a 0 -S "$TX_MAC" \
+		-D ff:ff:ff:ff:ff:ff >"$txlog" 2>&1 &
+	tx=$!
+	PIDS+=("$tx")
+	window "${rxs[@]}" || log "bench: round $r: vale_bcast: a receiver exited early"
+	kill -0 "$tx" 2>/dev/null || log "bench: round $r: vale_bcast: tx exited early (see $txlog)"
+	stop_all "${rxs[@]}"
+	stop "$tx"
+	PIDS=()
+	for p in b c d; do
+		v=$(rx_result "$r" vale_bcast_rx "$OUT/logs/vale_bcast-rx$p.$r.log" "$txlog" "; receiver $p of 3") ||
+			continue
+		sum=$(awk -v a="$sum" -v b="$v" 'BEGIN { printf "%.3f", a + b }')
+		n=$((n + 1))
+		vals="$vals $v"
+	done
+	if [ "$n" = 3 ]; then
+		record "$r" vale_bcast_agg "$sum" Mpps "sum of the 3 receivers"
+		log "bench: round $r: vale_bcast           per receiver$vals Mpps, aggregate $sum Mpps"
+	else
+		log "bench: round $r: vale_bcast: only $n of 3 receivers gave a rate, no aggregate"
+	fi
+}
+
+# ---------------------------------------------------------------- (f) DPDK memif
+MEMIF_PAGES=512 # 2-MiB pages: two testpmd processes with -m 512 each
+
+hugepages_setup() { # 0 if MEMIF_PAGES free 2-MiB pages are mounted; records what it changed
+	local total free sz
+	sz=$(awk '/^Hugepagesize:/ { print $2 }' /proc/meminfo)
+	if [ "$sz" != 2048 ]; then
+		SKIP_MEMIF="skipped (default hugepage size is ${sz:-?} kB, not 2048)"
+		return 1
+	fi
+	total=$(awk '/^HugePages_Total:/ { print $2 }' /proc/meminfo)
+	free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
+	if [ "$free" -lt "$MEMIF_PAGES" ]; then
+		HP_OLD=$total
+		HP_SET=1
+		echo $((total + MEMIF_PAGES - free)) >/proc/sys/vm/nr_hugepages 2>/dev/null
+		free=$(awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo)
+		if [ "$free" -lt "$MEMIF_PAGES" ]; then
+			SKIP_MEMIF="skipped (could reserve only $free of $MEMIF_PAGES hugepages)"
+			hugepages_teardown
+			return 1
+		fi
+	fi
+	HP_MNT=$(awk '$3 == "hugetlbfs" { print $2; exit }' /proc/mounts)
+	if [ -z "$HP_MNT" ]; then
+		HP_MNT=/dev/hugepages
+		if [ ! -d "$HP_MNT" ]; then
+			mkdir -p "$HP_MNT" && HP_MKDIR=1
+		fi
+		if ! mount -t hugetlbfs nodev "$HP_MNT"; then
+			SKIP_MEMIF="skipped (cannot mount hugetlbfs on $HP_MNT)"
+			hugepages_teardown
+			return 1
+		fi
+		HP_MOUNTED=1
+	fi
+	log "bench: memif: $MEMIF_PAGES hugepages on $HP_MNT (nr_hugepages was $total$([ "$HP_SET" = 1 ] && echo ", raised"))"
+}
+
+# testpmd COMMAND-FD LOG ARGS...: starts dpdk-testpmd reading commands from the FIFO
+# behind COMMAND-FD; sets TP_PID
+testpmd() {
+	local fifo=$1 tlog=$2
+	shift 2
+	stdbuf -oL dpdk-testpmd "$@" <"$fifo" >"$tlog" 2>&1 &
+	TP_PID=$!
+	PIDS+=("$TP_PID")
+}
+
+# run_memif ROUND: §1b of shared/reference/peer-baselines.md: server txonly (forwarding
+# lcore on CPU1), client rxonly (forwarding lcore on CPU0); figure = client Rx-pps over
+# SECS seconds between two "show port stats all", after 1 s of traffic
+run_memif() {
+	local r=$1 d=$TMPD/memif.$1 sfd cfd spid cpid v
+	local slog=$OUT/logs/memif-server.$r.log clog=$OUT/logs/memif-client.$r.log
+	local ps=unm-ms-$$-$r pc=unm-mc-$$-$r
+	local common=(--no-pci -m 512 --log-level=lib.eal:error)
+	local tpargs=(-- -i --nb-cores=1 --txpkts=60 --burst=32 --rxd=1024 --txd=1024)
+	mkdir -p "$d" && mkfifo "$d/s.in" "$d/c.in" || return 1
+	exec {sfd}<>"$d/s.in" {cfd}<>"$d/c.in"
+	DPDK_PREFIXES+=("$ps" "$pc")
+	testpmd "$d/s.in" "$slog" --lcores '0@0,1@1' --file-prefix "$ps" "${common[@]}" \
+		"--vdev=net_memif0,role=server,socket=$d/memif.sock,id=0" "${tpargs[@]}" --forward-mode=txonly
+	spid=$TP_PID
+	if wait_line "$slog" 'testpmd> ' 300 "$spid"; then
+		testpmd "$d/c.in" "$clog" --lcores '0@1,1@0' --file-prefix "$pc" "${common[@]}" \
+			"--vdev=net_memif0,role=client,socket=$d/memif.sock,id=0" "${tpargs[@]}" --forward-mode=rxonly
+		cpid=$TP_PID
+		if wait_line "$clog" 'testpmd> ' 300 "$cpid"; then
+			echo start >&"$sfd"
+			echo start >&"$cfd"
+			sleep 1
+			echo "show port stats all" >&"$cfd"
+			sleep "$SECS"
+			echo "show port stats all" >&"$cfd"
+			local i=0
+			while [ "$(grep -c 'Rx-pps:' "$clog")" -lt 2 ] && [ "$i" -lt 50 ]; do
+				sleep 0.1
+				i=$((i + 1))
+			done
+		else
+			log "bench: round $r: memif client did not start (see $clog)"
+		fi
+		# the client leaves first: the memif PMD can crash when its peer goes away
+		printf 'stop\nquit\n' >&"$cfd"
+		stop_after "$cpid" 100
+	else
+		log "bench: round $r: memif server did not start (see $slog)"
+	fi
+	printf 'stop\nquit\n' >&"$sfd"
+	stop_after "$spid" 100
+	exec {sfd}>&- {cfd}>&-
+	PIDS=()
+	dpdk_files_cleanup
+	v=$(awk '/Rx-pps:/ { n++; v = $2 } END { if (n >= 2) printf "%.3f", v / 1e6 }' "$clog" 2>/dev/null)
+	if [ -z "$v" ]; then
+		log "bench: round $r: memif: no Rx-pps figure; last lines of the client log:"
+		tail -5 "$clog" >&2
+		return 1
+	fi
+	record "$r" memif "$v" Mpps "testpmd client Rx-pps over ${SECS} s"
+	log "bench: round $r: memif                $v Mpps"
+}
+
+# stop_after PID TENTHS: wait for PID to exit by itself, then SIGINT, then SIGKILL
+stop_after() {
+	[ -n "${1:-}" ] || return 0
+	wait_gone "$1" "$2" && return 0
+	log "bench: pid $1 still running after $(($2 / 10)) s, stopping it"
+	stop "$1"
+}
+
+# ---------------------------------------------------------------- (g) Linux bridge
+# namespaces: T (sender, a0) -- a1 [br0 in B] b1 -- b0 (receiver, R); no IP addresses,
+# IPv6 off, static fdb entry for b0's MAC on b1 (peer-baselines §3)
+NS_T=unm-bt-$$ NS_B=unm-bb-$$ NS_R=unm-br-$$ B0_MAC=
+
+bridge_setup() {
+	local ns
+	for ns in "$NS_T" "$NS_B" "$NS_R"; do
+		ip netns add "$ns" || return 1
+		NETNS+=("$ns")
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+			net.ipv6.conf.default.disable_ipv6=1 >/dev/null || return 1
+	done
+	ip link add a0 netns "$NS_T" type veth peer name a1 netns "$NS_B" || return 1
+	ip link add b0 netns "$NS_R" type veth peer name b1 netns "$NS_B" || return 1
+	ip -n "$NS_B" link add br0 type bridge stp_state 0 forward_delay 0 || return 1
+	ip -n "$NS_B" link set a1 master br0 && ip -n "$NS_B" link set b1 master br0 || return 1
+	ip -n "$NS_B" link set a1 up && ip -n "$NS_B" link set b1 up && ip -n "$NS_B" link set br0 up || return 1
+	ip -n "$NS_T" link set a0 up && ip -n "$NS_R" link set b0 up || return 1
+	B0_MAC=$(ip netns exec "$NS_R" cat /sys/class/net/b0/address) || return 1
+	bridge -n "$NS_B" fdb add "$B0_MAC" dev b1 master static || return 1
+}
+
+# run_bridge ROUND: afp_send (CPU0, batches of 64, to b0's MAC) -> a0 -> br0 -> b0 ->
+# afp_rx (CPU1, TPACKET_V3), figure = frames received in SECS s after 1 s
+run_bridge() {
+	local r=$1 rxlog=$OUT/logs/bridge-rx.$1.log txlog=$OUT/logs/bridge-tx.$1.log rxp v drops
+	ip netns exec "$NS_R" taskset -c 1 timeout -k 1 $((SECS + 8)) "$BB/afp_rx" b0 1 "$SECS" \
+		>"$rxlog" 2>&1 &
+	rxp=$!
+	PIDS+=("$rxp")
+	sleep 0.3
+	ip netns exec "$NS_T" taskset -c 0 timeout -k 1 $((SECS + 8)) "$BB/afp_send" a0 "$((SECS + 2))" 64 \
+		"$B0_MAC" >"$txlog" 2>&1
+	stop_after "$rxp" 50
+	PIDS=()
+	v=$(awk '$1 == "Mpps" { print $2 }' "$rxlog")
+	drops=$(awk '$1 == "packets" { print $6 }' "$rxlog")
+	if [ -z "$v" ]; then
+		log "bench: round $r: bridge: no figure; last lines of rx and tx logs:"
+		tail -3 "$rxlog" >&2
+		tail -3 "$txlog" >&2
+		return 1
+	fi
+	record "$r" bridge "$v" Mpps "TPACKET_V3 rx over ${SECS} s; kernel drops ${drops:-?}"
+	log "bench: round $r: bridge               $v Mpps (kernel drops ${drops:-?}; $(cat "$txlog"))"
+}
+
 rm -f "$OUT"/logs/*.log
-log "bench: $RUNS rounds, ${SECS}-s windows; slots $SLOTS, batch/bulk $BATCH"
+log "bench: $RUNS rounds, ${SECS}-s windows; slots $SLOTS, batch/bulk $BATCH; rows $ROWS"
+if [ -z "$SKIP_MEMIF" ]; then
+	hugepages_setup || log "bench: memif row $SKIP_MEMIF"
+fi
+if [ -z "$SKIP_BRIDGE" ] && ! bridge_setup; then
+	SKIP_BRIDGE="skipped (network namespace / bridge setup failed)"
+	log "bench: bridge row $SKIP_BRIDGE"
+	netns_teardown
+fi
 for r in $(seq 1 "$RUNS"); do
 	if [ "$SECONDS" -ge "$DEADLINE" ]; then
 		log "bench: ${SECONDS} s elapsed (BENCH_DEADLINE=$DEADLINE): stopping after $((r - 1)) rounds"
@@ -284,9 +751,23 @@ for r in $(seq 1 "$RUNS"); do
 		"$BB/rte_ring_bench" -n "$SLOTS" -b "$BATCH" -t "$SECS" -p 0 -c 1 \
 		-f "unetmap-bench-$$-$r"
 	[ -z "$SKIP_SYNC" ] && run_sync "$r"
+	if [ -z "$SKIP_VALE" ]; then
+		run_vale_uni "$r" vale_uni vale0 0 "$PKTGEN"
+		# the same, as an unmodified program: libc-only pkt-gen under unetmap-run
+		[ -z "$SKIP_VALE_PRELOAD" ] &&
+			run_vale_uni "$r" vale_uni_preload vale1 0 "$BUILD/bin/unetmap-run" "$PKTGEN_LIBC"
+		run_vale_bcast "$r"
+		for n in $VALE_N; do
+			run_vale_uni "$r" "vale_n$n" "vale$n" $((n - 2)) "$PKTGEN"
+		done
+	fi
+	[ -z "$SKIP_MEMIF" ] && run_memif "$r"
+	[ -z "$SKIP_BRIDGE" ] && run_bridge "$r"
 	rm -rf "$ROUND_DIR"
 	ROUND_DIR=
 done
+netns_teardown
+hugepages_teardown
 
 # ---------------------------------------------------------------- report
 # stats SYSTEM -> "min median max n" (or nothing)
@@ -305,11 +786,11 @@ row() { # label system unit skipreason
 	st=$(stats "$2")
 	if [ -n "$st" ]; then
 		set -- "$1" "$2" "$3" $st
-		printf '%-44s %10.2f %10.2f %10.2f  %-4s (n=%d)\n' "$1" "$4" "$5" "$6" "$3" "$7"
+		printf '%-52s %10.2f %10.2f %10.2f  %-4s (n=%d)\n' "$1" "$4" "$5" "$6" "$3" "$7"
 	elif [ -n "${4:-}" ]; then
-		printf '%-44s %s\n' "$1" "$4"
+		printf '%-52s %s\n' "$1" "$4"
 	else
-		printf '%-44s %s\n' "$1" "no result (see $OUT/logs/)"
+		printf '%-52s %s\n' "$1" "no result (see $OUT/logs/)"
 	fi
 }
 
@@ -328,7 +809,7 @@ ratio() { # a b
 {
 	echo
 	echo "unetmap bench: $RUNS rounds, ${SECS}-s windows, producer/tx on CPU0, consumer/rx on CPU1"
-	printf '%-44s %10s %10s %10s\n' "packet rate" min median max
+	printf '%-52s %10s %10s %10s\n' "packet rate" min median max
 	row "unetmap pipe, pkt-gen tx->rx, 60-B frames" unetmap_pipe Mpps "$SKIP_PIPE"
 	row "same, libc-only pkt-gen under unetmap-run" unetmap_pipe_preload Mpps "$SKIP_PIPE"
 	row "SPSC shm ring, 16-B desc, batch $BATCH" spsc_ring Mpps "$SKIP_SPSC"
@@ -337,9 +818,32 @@ ratio() { # a b
 	echo "ratio of medians  pipe / spsc_ring: $(ratio unetmap_pipe spsc_ring)"
 	echo "ratio of medians  pipe / spsc_ring batch 512 (pkt-gen's batch): $(ratio unetmap_pipe spsc_ring_b512)"
 	echo "ratio of medians  pipe / rte_ring:  $(ratio unetmap_pipe rte_ring)"
-	echo "ratio of medians  pipe under unetmap-run / linked: $(ratio unetmap_pipe_preload unetmap_pipe)"
 	echo "ratio of medians  rte_ring / spsc:  $(ratio rte_ring spsc_ring)"
-	printf '%-44s %10s %10s %10s\n' "cost of one call" min median max
+	printf '%-52s %10s %10s %10s\n' "VALE and peers, 60-B frames" min median max
+	row "VALE unicast, 2 ports, pkt-gen tx->rx" vale_uni Mpps "$SKIP_VALE"
+	row "same, libc-only pkt-gen under unetmap-run" vale_uni_preload Mpps "$SKIP_VALE_PRELOAD"
+	row "VALE broadcast 1->3 ports, per receiver" vale_bcast_rx Mpps "$SKIP_VALE"
+	row "VALE broadcast 1->3 ports, sum of 3 receivers" vale_bcast_agg Mpps "$SKIP_VALE"
+	row "DPDK memif, testpmd txonly->rxonly (2 procs)" memif Mpps "$SKIP_MEMIF"
+	row "Linux bridge, veth->br0->veth, AF_PACKET" bridge Mpps "$SKIP_BRIDGE"
+	echo "(VALE: tx on CPU0, rx on CPU1, the 3 broadcast receivers share CPU1; memif: server"
+	echo " forwarding lcore on CPU1, client's on CPU0 as in peer-baselines 1b; bridge: sender"
+	echo " on CPU0, but the kernel forwards and delivers on the sender's CPU)"
+	m=$(median vale_uni)
+	echo "VALE unicast median: ${m:-n/a} Mpps (target >= 20)"
+	echo "ratio of medians  VALE / memif:  $(ratio vale_uni memif) (target >= 2)"
+	echo "ratio of medians  VALE / bridge: $(ratio vale_uni bridge) (target >= 30)"
+	echo "ratio of medians  VALE under unetmap-run / linked: $(ratio vale_uni_preload vale_uni) (target >= 0.9)"
+	echo "ratio of medians  pipe under unetmap-run / linked: $(ratio unetmap_pipe_preload unetmap_pipe) (target >= 0.9)"
+	printf '%-52s %10s %10s %10s\n' "VALE unicast a->b, N ports on the switch, N-2 idle" min median max
+	row "N=2 (the unicast row)" vale_uni Mpps "$SKIP_VALE"
+	for n in $VALE_N; do
+		row "N=$n ($((n - 2)) idle ports open)" "vale_n$n" Mpps "$SKIP_VALE"
+	done
+	for n in $VALE_N; do
+		echo "ratio of medians  VALE N=$n / N=2: $(ratio "vale_n$n" vale_uni) (idle ports should cost nothing: ~1)"
+	done
+	printf '%-52s %10s %10s %10s\n' "cost of one call" min median max
 	row "NIOCTXSYNC, nothing to send" NIOCTXSYNC ns "$SKIP_SYNC"
 	row "NIOCRXSYNC, nothing to receive" NIOCRXSYNC ns "$SKIP_SYNC"
 	row "getppid() system call" getppid ns "$SKIP_SYNC"
@@ -349,69 +853,69 @@ ratio() { # a b
 } | tee "$OUT/summary.txt"
 
 # ---------------------------------------------------------------- plot
-if ! command -v gnuplot >/dev/null 2>&1; then
-	apt_install gnuplot-nox || true
-fi
+command -v gnuplot >/dev/null 2>&1 || run_deps || true
+# bars NAME SERIES:LABEL...: one data file of "label min median max n" lines
+bars() {
+	local f=$TMPD/$1.dat sl st
+	shift
+	: >"$f"
+	for sl in "$@"; do
+		st=$(stats "${sl%%:*}")
+		[ -n "$st" ] && echo "\"${sl#*:}\" $st" >>"$f"
+	done
+}
+# panel NAME TITLE YLABEL LOG COLOUR FORMAT: gnuplot commands for one panel
+panel() {
+	local f=$TMPD/$1.dat
+	if [ ! -s "$f" ]; then
+		echo "set title '$2: no data'"
+		echo "unset tics; set border 0; plot [0:1][0:1] 2 notitle; set tics; set border"
+		return
+	fi
+	echo "set title '$2'"
+	echo "set ylabel '$3'"
+	if [ "$4" = log ]; then
+		echo "set logscale y; set yrange [*:*]"
+	else
+		echo "unset logscale y; set yrange [0:*]"
+	fi
+	echo "set xrange [-0.6:*]"
+	echo "plot '$f' using 0:3:xtic(1) with boxes lc rgb '$5', \
+'' using 0:3:2:4 with yerrorbars lc rgb 'black' pt 7 ps 0.6 lw 2, \
+'' using 0:4:(sprintf('$6', \$3)) with labels offset 0,1"
+}
 if command -v gnuplot >/dev/null 2>&1; then
-	: >"$TMPD/rate.dat"
-	: >"$TMPD/cost.dat"
-	for s in unetmap_pipe unetmap_pipe_preload spsc_ring spsc_ring_b512 rte_ring; do
-		st=$(stats "$s")
-		case $s in
-		unetmap_pipe) lbl="unetmap pipe" ;;
-		unetmap_pipe_preload) lbl="pipe, unetmap-run" ;;
-		spsc_ring) lbl="SPSC ring b32" ;;
-		spsc_ring_b512) lbl="SPSC ring b512" ;;
-		*) lbl="rte_ring" ;;
-		esac
-		[ -n "$st" ] && echo "\"$lbl\" $st" >>"$TMPD/rate.dat"
+	bars rate unetmap_pipe:"unetmap pipe" unetmap_pipe_preload:"pipe, unetmap-run" \
+		spsc_ring:"SPSC ring b32" spsc_ring_b512:"SPSC ring b512" rte_ring:"rte_ring"
+	vale=(vale_uni:"VALE 2 ports" vale_uni_preload:"VALE, unetmap-run"
+		vale_bcast_rx:"bcast 1->3, per rx" vale_bcast_agg:"bcast 1->3, sum")
+	for n in $VALE_N; do
+		vale+=("vale_n$n:VALE N=$n")
 	done
-	for s in NIOCTXSYNC NIOCRXSYNC getppid; do
-		st=$(stats "$s")
-		[ -n "$st" ] && echo "\"$s\" $st" >>"$TMPD/cost.dat"
-	done
+	bars vale "${vale[@]}" memif:"DPDK memif" bridge:"Linux bridge"
+	bars cost NIOCTXSYNC:NIOCTXSYNC NIOCRXSYNC:NIOCRXSYNC getppid:getppid
 	term=png
 	gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo && term=pngcairo
 	{
-		echo "set terminal $term noenhanced size 1100,500"
+		echo "set terminal $term noenhanced size 1800,560"
 		echo "set output '$OUT/bench.png'"
 		echo "set style fill solid 0.6 border -1"
 		echo "set boxwidth 0.6"
 		echo "set grid ytics"
-		echo "set xtics nomirror"
+		echo "set xtics nomirror rotate by -30"
 		echo "set key off"
-		echo "set multiplot layout 1,2 title 'unetmap bench: median, error bars = min..max over $RUNS rounds (${SECS}-s windows)'"
-		if [ -s "$TMPD/rate.dat" ]; then
-			echo "set title 'packet rate, two cores (log scale)'"
-			echo "set ylabel 'Mpps'"
-			echo "set logscale y"
-			echo "set xrange [-0.6:*]"
-			echo "plot '$TMPD/rate.dat' using 0:3:xtic(1) with boxes lc rgb '#4477aa', \
-'' using 0:3:2:4 with yerrorbars lc rgb 'black' pt 7 ps 0.6 lw 2, \
-'' using 0:4:(sprintf('%.1f', \$3)) with labels offset 0,1"
-			echo "unset logscale y"
-		else
-			echo "set title 'packet rate: no data'"
-			echo "unset tics; set border 0; plot [0:1][0:1] 2 notitle; set tics; set border"
-		fi
-		if [ -s "$TMPD/cost.dat" ]; then
-			echo "set title 'cost of one call with nothing to do'"
-			echo "set ylabel 'ns'"
-			echo "set yrange [0:*]"
-			echo "set xrange [-0.6:*]"
-			echo "plot '$TMPD/cost.dat' using 0:3:xtic(1) with boxes lc rgb '#cc6677', \
-'' using 0:3:2:4 with yerrorbars lc rgb 'black' pt 7 ps 0.6 lw 2, \
-'' using 0:4:(sprintf('%.0f', \$3)) with labels offset 0,1"
-		else
-			echo "set title 'cost of one call: no data ($SKIP_SYNC)'"
-			echo "unset tics; set border 0; plot [0:1][0:1] 2 notitle"
-		fi
+		echo "set bmargin 7"
+		echo "set multiplot layout 1,3 title 'unetmap bench: median, error bars = min..max over $RUNS rounds (${SECS}-s windows)'"
+		panel rate "pipe and rings, two cores (log scale)" Mpps log '#4477aa' '%.1f'
+		panel vale "VALE and peers, 60-B frames (log scale)" Mpps log '#228833' '%.2f'
+		panel cost "cost of one call with nothing to do" ns lin '#cc6677' '%.0f'
 		echo "unset multiplot"
 	} >"$TMPD/plot.gp"
 	if gnuplot "$TMPD/plot.gp" 2>"$TMPD/gnuplot.log"; then
 		echo "plot: $OUT/bench.png"
 	else
-		log "bench: gnuplot failed:"
+		cp "$TMPD/plot.gp" "$OUT/logs/plot.gp"
+		log "bench: gnuplot failed (script kept in $OUT/logs/plot.gp):"
 		cat "$TMPD/gnuplot.log" >&2
 	fi
 else

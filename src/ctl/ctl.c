@@ -269,6 +269,14 @@ static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_
 		goto out;
 	struct unm_port *p = &r->ports[pidx];
 	struct range rg;
+	if (p->hdr_len != 0 && !(req->nr_flags & NR_ACCEPT_VNET_HDR)) {
+		/* as netmap: the application must declare it handles the
+		 * virtio-net header the port carries */
+		unm_seterr("%s carries a %u-byte virtio-net header: register with "
+			   "NR_ACCEPT_VNET_HDR", p->name, p->hdr_len);
+		ret = -EIO;
+		goto out_port;
+	}
 	if ((ret = select_rings(p, req, &rg)) < 0)
 		goto out_port;
 	struct unm_map *m = unm_map_get(p->mem_id, p->mem_gen);
