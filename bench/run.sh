@@ -869,6 +869,7 @@ panel() {
 	local f=$TMPD/$1.dat
 	if [ ! -s "$f" ]; then
 		echo "set title '$2: no data'"
+		echo "unset logscale y; unset ylabel"
 		echo "unset tics; set border 0; plot [0:1][0:1] 2 notitle; set tics; set border"
 		return
 	fi
@@ -902,7 +903,7 @@ if command -v gnuplot >/dev/null 2>&1; then
 		echo "set style fill solid 0.6 border -1"
 		echo "set boxwidth 0.6"
 		echo "set grid ytics"
-		echo "set xtics nomirror rotate by -30"
+		echo "set xtics nomirror rotate by 30 right"
 		echo "set key off"
 		echo "set bmargin 7"
 		echo "set multiplot layout 1,3 title 'unetmap bench: median, error bars = min..max over $RUNS rounds (${SECS}-s windows)'"
