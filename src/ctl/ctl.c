@@ -237,6 +237,24 @@ static void bind_rings(struct unm_map *m, const struct unm_port *p, const struct
 	}
 }
 
+/* Registrations of port `name` whose creating process is gone and whose
+ * fd nobody holds any more are released now rather than at the next
+ * periodic collection: a new user must not inherit a dead user's rings
+ * (e.g. VALE TX slots it had forwarded but not yet accounted). */
+static void reap_dead_users(const char *name)
+{
+	struct unm_registry *r = unm_registry();
+	pid_t me = getpid();
+	for (uint32_t i = 0; i < r->reg_hwm; i++) {
+		struct unm_reg *g = &r->regs[i];
+		if (g->state != UNM_REG_BOUND || g->pid == me ||
+		    strcmp(r->ports[g->port].name, name) != 0 || unm_pid_alive(g->pid))
+			continue;
+		if (unm_reg_dead_locked(i))
+			unm_reg_release_locked(i);
+	}
+}
+
 static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_register *req)
 {
 	struct unm_registry *r = unm_registry();
@@ -261,6 +279,7 @@ static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_
 		ret = -EOPNOTSUPP;
 		goto out;
 	}
+	reap_dead_users(hdr->nr_name);
 	if (req->nr_mode == NR_REG_NULL)
 		ret = unm_null_create_locked(hdr->nr_name, req, &pidx);
 	else

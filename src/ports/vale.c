@@ -1039,11 +1039,24 @@ static bool vale_ready(const struct unm_kref *k)
 /* the number of bound registrations of a ring changed */
 static void vale_bind(struct unm_map *m, struct unm_kring *kr)
 {
-	if (kr->dir != NR_RX)
-		return;
 	bool want = kr->users > 0;
 	if (want == (kr->open != 0))
 		return;
+	if (kr->dir == NR_TX) {
+		/* a new first user starts after whatever the previous users
+		 * queued: slots a killed sender had forwarded but not yet
+		 * accounted are not sent again */
+		kr->open = want;
+		struct netmap_ring *ring = unm_ring_ptr(m, kr->ring_obj);
+		uint32_t head = ring->head, n = kr->num_slots;
+		if (want && head < n) {
+			ring->cur = head;
+			kr->hwcur = kr->rhead = head;
+			kr->rtail = kr->tx_hwtail = prv(head, n);
+			ring->tail = kr->rtail;
+		}
+		return;
+	}
 	if (want) {
 		lease_lock(kr);
 		kr->open = 1;
@@ -1642,6 +1655,8 @@ void unm_vale_repair_locked(void)
 		if (m != NULL) {
 			for (uint32_t q = 0; p->rx_obj != UNM_NONE && q < p->nrx; q++)
 				vale_bind(m, unm_kring_ptr(m, p->rx_obj + q));
+			for (uint32_t q = 0; p->tx_obj != UNM_NONE && q < p->ntx; q++)
+				vale_bind(m, unm_kring_ptr(m, p->tx_obj + q));
 			unm_map_put(m);
 		}
 	}
