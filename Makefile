@@ -98,7 +98,7 @@ check-clang:
 	else echo "SKIP clang build: clang not installed"; echo "0 passed, 0 failed, 1 skipped"; fi
 
 bench: all
-	bench/run.sh
+	BUILD=$(BUILD) CC=$(CC) bench/run.sh
 	@if [ "$$(id -u)" = 0 ]; then bench/tcpdump_bench.sh 3 3; \
 	else echo "tcpdump rows skipped: need root (network namespaces, Debian source package)"; fi
 

@@ -89,6 +89,8 @@ NETNS=()           # network namespaces created by this script
 HP_SET=0 HP_OLD=0  # nr_hugepages was changed (and its old value)
 HP_MOUNTED=0 HP_MKDIR=0 HP_MNT=
 DPDK_PREFIXES=()   # --file-prefix values used by dpdk-testpmd
+DPDK_RUNDIR_NEW=0  # /var/run/dpdk did not exist before
+[ -d /var/run/dpdk ] || DPDK_RUNDIR_NEW=1
 
 netns_teardown() {
 	local ns p
@@ -109,6 +111,8 @@ dpdk_files_cleanup() {
 		[ -n "$HP_MNT" ] && [ "$HP_MOUNTED" = 0 ] && rm -f "$HP_MNT/${pf}map_"*
 	done
 	DPDK_PREFIXES=()
+	[ "$DPDK_RUNDIR_NEW" = 1 ] && rmdir /var/run/dpdk 2>/dev/null
+	return 0
 }
 
 hugepages_teardown() {
@@ -136,6 +140,9 @@ cleanup() {
 	sleep 0.2
 	for p in "${PIDS[@]}"; do
 		kill -KILL "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		wait_gone "$p" 20 # hugepage files can be unmounted only once their users are gone
 	done
 	netns_teardown
 	hugepages_teardown
@@ -467,6 +474,18 @@ rx_result() {
 TX_MAC=02:00:00:00:00:0a
 RX_MAC=02:00:00:00:00:0b
 
+# vale_counters SWITCH LOG: the switch's port counters (vale_idle -s, taken while the
+# traffic runs) into LOG; prints a CSV note fragment: the share of the frames port a
+# sent that the switch dropped because the destination ring was full (summed over
+# the destinations: up to 300 % for broadcast to 3), and how many frames the idle
+# ports received (the announcement only, one each, when learning works)
+vale_counters() {
+	UNETMAP_DIR=$ROUND_DIR timeout -k 1 5 "$BB/vale_idle" -s "$1" >"$2" 2>&1 || return 0
+	awk -v a="$1:a" '
+		$1 == "port" && $2 == a && $6 > 0 { printf " / sender drop_full %.1f %% of frames sent", 100 * $8 / $6 }
+		$1 == "idle_ports" && $2 > 0 { printf " / %d idle ports received %d frames", $2, $4 }' "$2"
+}
+
 # stop_all PID...: SIGINT to all, then wait for each (bounded, SIGKILL after 3 s)
 stop_all() {
 	local p
@@ -516,6 +535,7 @@ run_vale_uni() {
 		log "bench: round $r: $series: tx exited early (see $txlog)"
 		note="$note; tx exited early"
 	fi
+	note="$note$(vale_counters "$sw" "$OUT/logs/$series-stats.$r.log")"
 	stop "$rx"
 	stop "$tx"
 	[ -n "$ip" ] && stop "$ip"
@@ -544,18 +564,20 @@ run_vale_bcast() {
 	PIDS+=("$tx")
 	window "${rxs[@]}" || log "bench: round $r: vale_bcast: a receiver exited early"
 	kill -0 "$tx" 2>/dev/null || log "bench: round $r: vale_bcast: tx exited early (see $txlog)"
+	local note
+	note=$(vale_counters "$sw" "$OUT/logs/vale_bcast-stats.$r.log")
 	stop_all "${rxs[@]}"
 	stop "$tx"
 	PIDS=()
 	for p in b c d; do
-		v=$(rx_result "$r" vale_bcast_rx "$OUT/logs/vale_bcast-rx$p.$r.log" "$txlog" "; receiver $p of 3") ||
+		v=$(rx_result "$r" vale_bcast_rx "$OUT/logs/vale_bcast-rx$p.$r.log" "$txlog" "; receiver $p of 3$note") ||
 			continue
 		sum=$(awk -v a="$sum" -v b="$v" 'BEGIN { printf "%.3f", a + b }')
 		n=$((n + 1))
 		vals="$vals $v"
 	done
 	if [ "$n" = 3 ]; then
-		record "$r" vale_bcast_agg "$sum" Mpps "sum of the 3 receivers"
+		record "$r" vale_bcast_agg "$sum" Mpps "sum of the 3 receivers$note"
 		log "bench: round $r: vale_bcast           per receiver$vals Mpps, aggregate $sum Mpps"
 	else
 		log "bench: round $r: vale_bcast: only $n of 3 receivers gave a rate, no aggregate"
