@@ -694,6 +694,17 @@ struct src_view {
 	uint32_t buf_size;
 };
 
+/* frames on lists a and b (drop accounting only) */
+static uint32_t list_count(const struct vtx *t, uint16_t a, uint16_t b)
+{
+	uint32_t n = 0;
+	for (; a != FT_END; a = t->ft[a].next)
+		n++;
+	for (; b != FT_END; b = t->ft[b].next)
+		n++;
+	return n;
+}
+
 /* Deliver the frames of list `head` (merged in order with list `bhead`,
  * may be FT_END) to ring `q` of destination `d`. */
 static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
@@ -701,20 +712,8 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 		    uint16_t bhead)
 {
 	struct vdst *dv = &s->dst[d];
-	uint32_t frames = 0, slots = 0;
-	for (uint16_t a = head, b = bhead; a != FT_END || b != FT_END; frames++) {
-		uint16_t i;
-		if (b == FT_END || (a != FT_END && a < b)) {
-			i = a;
-			a = t->ft[a].next;
-		} else {
-			i = b;
-			b = t->ft[b].next;
-		}
-		slots += t->ft[i].nfrags;
-	}
 	if (dv->port == UNM_NONE || dv->nrx == 0) {
-		skr->drop_closed += frames;
+		skr->drop_closed += list_count(t, head, bhead);
 		return;
 	}
 	struct vdst_ring *vr = &dv->rx[q % dv->nrx];
@@ -725,14 +724,14 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 	lease_lock(kr);
 	if (!kr->open || kr->tag != vr->tag) {
 		lease_unlock(kr);
-		skr->drop_closed += frames;
+		skr->drop_closed += list_count(t, head, bhead);
 		return;
 	}
 	if (kr->lease_first != kr->lease_last)
 		lease_reap(kr, ring, kr->lease_last - kr->lease_first >= UNM_LEASES);
 	if (kr->lease_last - kr->lease_first >= UNM_LEASES) {
 		lease_unlock(kr);
-		skr->drop_full += frames;
+		skr->drop_full += list_count(t, head, bhead);
 		return;
 	}
 	uint32_t start = lease_end(kr);
@@ -757,7 +756,7 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 	}
 	if (take == 0) {
 		lease_unlock(kr);
-		skr->drop_full += frames;
+		skr->drop_full += list_count(t, head, bhead);
 		return;
 	}
 	uint32_t li = kr->lease_last;
@@ -771,7 +770,8 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 	/* commit: the reservation exists from this store on */
 	UNM_WRITE_ONCE(kr->lease_last, li + 1);
 	lease_unlock(kr);
-	skr->drop_full += frames - take;
+	if (a != FT_END || b != FT_END)
+		skr->drop_full += list_count(t, a, b);	/* did not fit */
 	fault(F_AFTER_RESERVE);
 
 	/* copy, outside the lock.  The destination slots and buffers were
