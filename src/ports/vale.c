@@ -1389,6 +1389,11 @@ static int do_delif(struct nmreq_header *hdr)
 		unm_seterr("no interface %s", hdr->nr_name);
 		return -ENXIO;
 	}
+	if (p->kind == UNM_PORT_VALE) {
+		/* an ephemeral port is not an interface (netmap: ENXIO) */
+		unm_seterr("%s is not an interface (ephemeral VALE port)", hdr->nr_name);
+		return -ENXIO;
+	}
 	if (p->kind != UNM_PORT_VALE_PERSIST) {
 		unm_seterr("%s is not a persistent VALE port", hdr->nr_name);
 		return -EINVAL;

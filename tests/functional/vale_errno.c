@@ -260,7 +260,7 @@ static void newif_delif(void)
 	CHECK_ERRNO(delif("nosuchif"), ENXIO);
 	CHECK_ERRNO(delif("vale0:nosuch"), ENXIO);
 	struct nmport_d *e = vopen("vale0:eph");
-	CHECK_ERRNO(delif("vale0:eph"), EINVAL);	/* ephemeral */
+	CHECK_ERRNO(delif("vale0:eph"), ENXIO);	/* ephemeral: not an interface */
 	nmport_close(e);
 	struct nmport_d *pp = vopen("netmap:ppar{1");
 	CHECK_ERRNO(delif("ppar"), EINVAL);	/* auto-created pipe parent */
