@@ -248,6 +248,15 @@ struct unm_map {
 	uint32_t *shadow;
 };
 
+/* a requested count as netmap bounds it: below `lo` (e.g. 0) the default,
+ * above `hi` clamped */
+static inline uint32_t unm_bound(uint32_t v, uint32_t dflt, uint32_t lo, uint32_t hi)
+{
+	if (v < lo)
+		return dflt;
+	return v > hi ? hi : v;
+}
+
 /* most slots a ring object of this region can hold */
 static inline uint32_t unm_ring_max_slots(const struct unm_pool_params *p)
 {

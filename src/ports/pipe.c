@@ -196,13 +196,6 @@ const struct unm_port_ops unm_pipe_ops = {
 
 /* ---- control path --------------------------------------------------------- */
 
-static uint32_t bound(uint32_t v, uint32_t dflt, uint32_t lo, uint32_t hi)
-{
-	if (v < lo)
-		return dflt;
-	return v > hi ? hi : v;
-}
-
 static void free_parent_if_unused(uint32_t pidx)
 {
 	struct unm_registry *r = unm_registry();
@@ -313,10 +306,10 @@ static int pipe_create(const char *name, size_t split, struct nmreq_register *re
 	snprintf(me->name, sizeof(me->name), "%s", name);
 	snprintf(pe->name, sizeof(pe->name), "%s", other);
 	/* rings 1..256 (default 1), slots 1..4096 (default 1024) */
-	me->ntx = bound(req->nr_tx_rings, 1, 1, UNM_MAX_RINGS);
-	me->nrx = bound(req->nr_rx_rings, 1, 1, UNM_MAX_RINGS);
-	me->tx_slots = bound(req->nr_tx_slots, UNM_DEF_SLOTS, 2, UNM_MAX_SLOTS);
-	me->rx_slots = bound(req->nr_rx_slots, UNM_DEF_SLOTS, 2, UNM_MAX_SLOTS);
+	me->ntx = unm_bound(req->nr_tx_rings, 1, 1, UNM_MAX_RINGS);
+	me->nrx = unm_bound(req->nr_rx_rings, 1, 1, UNM_MAX_RINGS);
+	me->tx_slots = unm_bound(req->nr_tx_slots, UNM_DEF_SLOTS, 2, UNM_MAX_SLOTS);
+	me->rx_slots = unm_bound(req->nr_rx_slots, UNM_DEF_SLOTS, 2, UNM_MAX_SLOTS);
 	pe->ntx = me->nrx;
 	pe->nrx = me->ntx;
 	pe->tx_slots = me->rx_slots;

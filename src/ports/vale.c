@@ -1080,13 +1080,6 @@ const struct unm_port_ops unm_vale_ops = {
 
 /* ---- ports ------------------------------------------------------------------- */
 
-static uint32_t bound(uint32_t v, uint32_t dflt, uint32_t lo, uint32_t hi)
-{
-	if (v < lo)
-		return dflt;
-	return v > hi ? hi : v;
-}
-
 /* rings and buffers of a new VALE port in region `mem`; commits the port */
 static int port_rings(struct unm_port *p, uint32_t idx)
 {
@@ -1151,10 +1144,10 @@ static int port_new(const char *name, uint32_t kind, uint16_t mem_id, mode_t mod
 	uint16_t mem = mem_id;
 	uint32_t idx;
 	int ret;
-	ntx = bound(ntx, 1, 1, UNM_VALE_MAXRINGS);
-	nrx = bound(nrx, 1, 1, UNM_VALE_MAXRINGS);
-	txs = bound(txs, UNM_DEF_SLOTS, 1, UNM_MAX_SLOTS);
-	rxs = bound(rxs, UNM_DEF_SLOTS, 1, UNM_MAX_SLOTS);
+	ntx = unm_bound(ntx, 1, 1, UNM_VALE_MAXRINGS);
+	nrx = unm_bound(nrx, 1, 1, UNM_VALE_MAXRINGS);
+	txs = unm_bound(txs, UNM_DEF_SLOTS, 1, UNM_MAX_SLOTS);
+	rxs = unm_bound(rxs, UNM_DEF_SLOTS, 1, UNM_MAX_SLOTS);
 	if (mem != 0) {
 		if ((ret = unm_mem_get_locked(mem)) < 0)
 			return ret;
@@ -1672,8 +1665,10 @@ void unm_vale_repair_locked(void)
 
 /* ---- extensions: counters, MAC table, lookup ------------------------------------- */
 
-/* switch index of "valeS" or "valeS:P" (registry lock held) */
-static int sw_by_arg(const char *arg)
+/* switch index of "valeS" or "valeS:P" (registry lock held), checking
+ * that the caller may use it; with `out`, the mapped switch file too
+ * (the caller puts it) */
+static int sw_by_arg(const char *arg, struct swmap **out)
 {
 	char sw[16];
 	if (arg == NULL || strncmp(arg, "vale", 4) != 0)
@@ -1690,7 +1685,10 @@ static int sw_by_arg(const char *arg)
 	int ret = sw_get((uint32_t)swi, &sm);
 	if (ret < 0)
 		return ret;
-	sw_put(sm);
+	if (out != NULL)
+		*out = sm;
+	else
+		sw_put(sm);
 	return swi;
 }
 
@@ -1700,7 +1698,7 @@ int unetmap_vale_stats(const char *swname, struct unetmap_vale_port_stats *st, u
 	int ret = unm_lock();
 	if (ret < 0)
 		return ret;
-	int swi = sw_by_arg(swname);
+	int swi = sw_by_arg(swname, NULL);
 	if (swi < 0) {
 		unm_unlock();
 		return swi;
@@ -1747,11 +1745,11 @@ int unetmap_vale_macs(const char *swname, struct unetmap_vale_mac *macs, unsigne
 	int ret = unm_lock();
 	if (ret < 0)
 		return ret;
-	int swi = sw_by_arg(swname);
 	struct swmap *sm = NULL;
-	if (swi < 0 || (ret = sw_get((uint32_t)swi, &sm)) < 0) {
+	int swi = sw_by_arg(swname, &sm);
+	if (swi < 0) {
 		unm_unlock();
-		return swi < 0 ? swi : ret;
+		return swi;
 	}
 	unm_unlock();
 	unsigned cnt = 0;
@@ -1792,11 +1790,11 @@ int unetmap_vale_set_lookup(const char *swname, const char *path)
 	int ret = unm_lock();
 	if (ret < 0)
 		return ret;
-	int swi = sw_by_arg(swname);
 	struct swmap *sm = NULL;
-	if (swi < 0 || (ret = sw_get((uint32_t)swi, &sm)) < 0) {
+	int swi = sw_by_arg(swname, &sm);
+	if (swi < 0) {
 		unm_unlock();
-		return swi < 0 ? swi : ret;
+		return swi;
 	}
 	snprintf(sm->f->lookup, sizeof(sm->f->lookup), "%s", path);
 	sm->f->lookup_gen++;
@@ -1811,11 +1809,11 @@ int unetmap_vale_get_lookup(const char *swname, char *buf, unsigned len)
 	int ret = unm_lock();
 	if (ret < 0)
 		return ret;
-	int swi = sw_by_arg(swname);
 	struct swmap *sm = NULL;
-	if (swi < 0 || (ret = sw_get((uint32_t)swi, &sm)) < 0) {
+	int swi = sw_by_arg(swname, &sm);
+	if (swi < 0) {
 		unm_unlock();
-		return swi < 0 ? swi : ret;
+		return swi;
 	}
 	if (len > 0)
 		snprintf(buf, len, "%s", sm->f->lookup);
