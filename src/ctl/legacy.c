@@ -85,6 +85,13 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 		memset(&b, 0, sizeof(b));
 		hdr.nr_reqtype = NETMAP_REQ_PORT_INFO_GET;
 		hdr.nr_body = (uintptr_t)&b;
+		/* as netmap's conversion: the geometry is a hint for a port
+		 * the query creates */
+		b.nr_memsize = nr->nr_memsize;
+		b.nr_tx_slots = nr->nr_tx_slots;
+		b.nr_rx_slots = nr->nr_rx_slots;
+		b.nr_tx_rings = nr->nr_tx_rings;
+		b.nr_rx_rings = nr->nr_rx_rings;
 		b.nr_mem_id = nr->nr_arg2;
 		if ((ret = unm_ctl(f, &hdr)) < 0)
 			return ret;
@@ -192,7 +199,9 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 	case NETMAP_PT_HOST_DELETE:
 		return -ENOMEM;		/* what netmap answers: unsupported */
 	default:
-		unm_seterr("legacy command %u is not supported yet", nr->nr_cmd);
-		return -EOPNOTSUPP;
+		/* netmap: a command it does not know (or REGOPS, which
+		 * only kernel modules may use) is EINVAL */
+		unm_seterr("legacy command %u is not known", nr->nr_cmd);
+		return -EINVAL;
 	}
 }
