@@ -26,6 +26,7 @@
 #   BENCH_SYNC_N iterations per sync loop (default 10000000)
 #   BENCH_SYNC_SECS  time cap per sync loop, s (default 2)
 #   BENCH_DEADLINE  no new round starts after this many seconds (default 600)
+#   BENCH_REPORT_ONLY=1  run nothing: table and plot again from bench/out/results.csv
 #   BUILD        build directory (default build)   CC  compiler (default gcc)
 set -u
 
@@ -39,6 +40,7 @@ SYNC_N=${BENCH_SYNC_N:-10000000}
 SYNC_SECS=${BENCH_SYNC_SECS:-2}
 DEADLINE=${BENCH_DEADLINE:-600}
 ROWS=${BENCH_ROWS:-pipe,spsc,rte,sync,vale,memif,bridge}
+REPORT_ONLY=${BENCH_REPORT_ONLY:-0}
 VALE_N=${BENCH_VALE_N:-8 64 254}
 CC=${CC:-gcc}
 CFLAGS="-O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE"
@@ -75,6 +77,15 @@ for n in $VALE_N; do
 	fi
 done
 want() { case ",$ROWS," in *",$1,"*) return 0 ;; esac; return 1; }
+if [ "$REPORT_ONLY" = 1 ]; then
+	# table and plot again from the existing bench/out/results.csv, nothing is run
+	if [ ! -s bench/out/results.csv ]; then
+		echo "bench: BENCH_REPORT_ONLY=1 needs bench/out/results.csv" >&2
+		exit 2
+	fi
+	ROWS=
+	RUNS=$(awk -F, 'NR > 1 && $1 > n { n = $1 } END { print n + 0 }' bench/out/results.csv)
+fi
 IS_ROOT=0
 [ "$(id -u)" = 0 ] && IS_ROOT=1
 
@@ -295,7 +306,7 @@ want spsc || SKIP_SPSC="not run (BENCH_ROWS)"
 want rte || SKIP_RTE="not run (BENCH_ROWS)"
 want sync || SKIP_SYNC="not run (BENCH_ROWS)"
 
-echo "round,system,value,unit,note" >"$CSV"
+[ "$REPORT_ONLY" = 1 ] || echo "round,system,value,unit,note" >"$CSV"
 record() { echo "$1,$2,$3,$4,$5" >>"$CSV"; }
 
 # ---------------------------------------------------------------- (a) pipe
@@ -521,10 +532,10 @@ run_vale_uni() {
 	rx=$!
 	PIDS+=("$rx")
 	wait_line "$rxlog" 'Ready' 50 "$rx" || log "bench: round $r: $series: rx not ready after 5 s"
-	if ! UNETMAP_DIR=$ROUND_DIR timeout -k 1 5 "$BB/vale_idle" -1 "$sw:b" "$RX_MAC" \
-		>>"$rxlog.announce" 2>&1; then
+	local anlog=$OUT/logs/$series-announce.$r.log
+	if ! UNETMAP_DIR=$ROUND_DIR timeout -k 1 5 "$BB/vale_idle" -1 "$sw:b" "$RX_MAC" >"$anlog" 2>&1; then
 		note="$note; rx MAC not announced (traffic flooded)"
-		log "bench: round $r: $series: could not announce $RX_MAC on $sw:b: $(tail -1 "$rxlog.announce")"
+		log "bench: round $r: $series: could not announce $RX_MAC on $sw:b: $(tail -1 "$anlog")"
 	fi
 	UNETMAP_DIR=$ROUND_DIR "${cmd[@]}" -i "$sw:a" -f tx -l 60 -a 0 -S "$TX_MAC" -D "$RX_MAC" \
 		>"$txlog" 2>&1 &
@@ -746,7 +757,7 @@ run_bridge() {
 	log "bench: round $r: bridge               $v Mpps (kernel drops ${drops:-?}; $(cat "$txlog"))"
 }
 
-rm -f "$OUT"/logs/*.log
+[ "$REPORT_ONLY" = 1 ] || rm -f "$OUT"/logs/*.log
 log "bench: $RUNS rounds, ${SECS}-s windows; slots $SLOTS, batch/bulk $BATCH; rows $ROWS"
 if [ -z "$SKIP_MEMIF" ]; then
 	hugepages_setup || log "bench: memif row $SKIP_MEMIF"
@@ -756,7 +767,8 @@ if [ -z "$SKIP_BRIDGE" ] && ! bridge_setup; then
 	log "bench: bridge row $SKIP_BRIDGE"
 	netns_teardown
 fi
-for r in $(seq 1 "$RUNS"); do
+[ "$REPORT_ONLY" = 1 ] && RUNS_TO_DO=0 || RUNS_TO_DO=$RUNS
+for r in $(seq 1 "$RUNS_TO_DO"); do
 	if [ "$SECONDS" -ge "$DEADLINE" ]; then
 		log "bench: ${SECONDS} s elapsed (BENCH_DEADLINE=$DEADLINE): stopping after $((r - 1)) rounds"
 		break
@@ -900,9 +912,10 @@ panel() {
 	echo "set title '$2'"
 	echo "set ylabel '$3'"
 	if [ "$4" = log ]; then
-		echo "set logscale y; set yrange [*:*]"
+		echo "set logscale y; set yrange [*:*]; set offsets 0, 0, 0, 0"
 	else
-		echo "unset logscale y; set yrange [0:*]"
+		# room above the highest error bar for its label
+		echo "unset logscale y; set yrange [0:*]; set offsets 0, 0, graph 0.12, 0"
 	fi
 	echo "set xrange [-0.6:*]"
 	echo "plot '$f' using 0:3:xtic(1) with boxes lc rgb '$5', \

@@ -4,7 +4,7 @@
 #   scripts/deps.sh --test   build and tests only (what CI needs)
 # Needs root for apt-get; otherwise it only reports what is missing.
 pkgs=(build-essential make pkg-config procps clang)
-[ "${1:-}" = "--test" ] || pkgs+=(libdpdk-dev gnuplot-nox)
+[ "${1:-}" = "--test" ] || pkgs+=(libdpdk-dev dpdk-dev gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
