@@ -780,12 +780,12 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 	 * misses overlap instead of coming one after the other. */
 	uint32_t pos = start, nb = dv->nbufs, bsz = dv->buf_size;
 	for (uint32_t j = 0, p = start; j < tslots; j += 4, p = (p + 4) % n)
-		__builtin_prefetch(&ring->slot[p], 1);
+		unm_prefetchw(&ring->slot[p]);
 #define VALE_AHEAD 6
 	for (uint32_t j = 0, p = start; j < tslots && j < VALE_AHEAD; j++, p = nxt(p, n)) {
 		uint32_t bi = UNM_READ_ONCE(ring->slot[p].buf_idx);
 		if (bi < nb)
-			__builtin_prefetch(dv->buf_base + (uint64_t)bi * bsz, 1);
+			unm_prefetchw(dv->buf_base + (uint64_t)bi * bsz);
 	}
 	uint32_t ahead = (start + VALE_AHEAD) % n, left = tslots > VALE_AHEAD ? tslots - VALE_AHEAD : 0;
 	a = head;
@@ -816,7 +816,7 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 			if (left) {
 				uint32_t bi = UNM_READ_ONCE(ring->slot[ahead].buf_idx);
 				if (bi < nb)
-					__builtin_prefetch(dv->buf_base + (uint64_t)bi * bsz, 1);
+					unm_prefetchw(dv->buf_base + (uint64_t)bi * bsz);
 				ahead = nxt(ahead, n);
 				left--;
 			}
