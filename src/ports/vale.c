@@ -775,19 +775,21 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 	fault(F_AFTER_RESERVE);
 
 	/* copy, outside the lock.  The destination slots and buffers were
-	 * last touched by the receiver's core: ask for all slot lines of the
-	 * reservation at once, and for each buffer a few slots ahead, so the
-	 * misses overlap instead of coming one after the other. */
+	 * last touched by the receiver's core: slot lines are requested for
+	 * writing SLOT_AHEAD slots ahead and buffers BUF_AHEAD slots ahead (a
+	 * buffer's address needs its slot), so the misses overlap instead
+	 * of coming one after the other. */
+#define SLOT_AHEAD 32
+#define BUF_AHEAD 8
 	uint32_t pos = start, nb = dv->nbufs, bsz = dv->buf_size;
-	for (uint32_t j = 0, p = start; j < tslots; j += 4, p = (p + 4) % n)
+	for (uint32_t j = 0, p = start; j < tslots && j < SLOT_AHEAD; j += 4, p = (p + 4) % n)
 		unm_prefetchw(&ring->slot[p]);
-#define VALE_AHEAD 6
-	for (uint32_t j = 0, p = start; j < tslots && j < VALE_AHEAD; j++, p = nxt(p, n)) {
+	for (uint32_t j = 0, p = start; j < tslots && j < BUF_AHEAD; j++, p = nxt(p, n)) {
 		uint32_t bi = UNM_READ_ONCE(ring->slot[p].buf_idx);
 		if (bi < nb)
 			unm_prefetchw(dv->buf_base + (uint64_t)bi * bsz);
 	}
-	uint32_t ahead = (start + VALE_AHEAD) % n, left = tslots > VALE_AHEAD ? tslots - VALE_AHEAD : 0;
+	uint32_t done = 0;
 	a = head;
 	b = bhead;
 	for (uint32_t f = 0; f < take; f++) {
@@ -813,13 +815,14 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 			} else {
 				len = 0;	/* no room, or the receiver broke the slot */
 			}
-			if (left) {
-				uint32_t bi = UNM_READ_ONCE(ring->slot[ahead].buf_idx);
+			if (done + SLOT_AHEAD < tslots && ((done + SLOT_AHEAD) & 3) == 0)
+				unm_prefetchw(&ring->slot[(pos + SLOT_AHEAD) % n]);
+			if (done + BUF_AHEAD < tslots) {
+				uint32_t bi = UNM_READ_ONCE(ring->slot[(pos + BUF_AHEAD) % n].buf_idx);
 				if (bi < nb)
 					unm_prefetchw(dv->buf_base + (uint64_t)bi * bsz);
-				ahead = nxt(ahead, n);
-				left--;
 			}
+			done++;
 			ds->len = (uint16_t)len;
 			ds->flags = (uint16_t)(x->nfrags << 8 |
 					       (k + 1 < x->nfrags ? NS_MOREFRAG : 0));
