@@ -780,7 +780,7 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 	 * buffer's address needs its slot), so the misses overlap instead
 	 * of coming one after the other. */
 #define SLOT_AHEAD 32
-#define BUF_AHEAD 8
+#define BUF_AHEAD 16
 	uint32_t pos = start, nb = dv->nbufs, bsz = dv->buf_size;
 	for (uint32_t j = 0, p = start; j < tslots && j < SLOT_AHEAD; j += 4, p = (p + 4) % n)
 		unm_prefetchw(&ring->slot[p]);
