@@ -1,10 +1,12 @@
 /* Frame helpers shared by the tests that move frames through netmap
- * ports (include after testlib.h). */
+ * ports, and raw NIOCCTRL requests (include after testlib.h). */
 #ifndef UNETMAP_NMTEST_H
 #define UNETMAP_NMTEST_H
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <libnetmap.h>
+#include <unetmap.h>
 
 /* number carried by the next frame t_queue_frame() builds */
 static unsigned t_frame_no;
@@ -49,5 +51,87 @@ static inline void t_empty_socket(int fd)
 	for (int i = 0; i < 100; i++)
 		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
 			break;
+}
+
+/* nmport_open() that must succeed */
+static inline struct nmport_d *t_open(const char *spec)
+{
+	struct nmport_d *d = nmport_open(spec);
+	REQUIRE(d != NULL, "nmport_open(%s): %s (%s)", spec, strerror(errno),
+		unetmap_last_error());
+	return d;
+}
+
+/* nmport_open() that must fail with errno `want` */
+static inline void t_open_fails(const char *spec, int want)
+{
+	errno = 0;
+	struct nmport_d *d = nmport_open(spec);
+	int e = errno;
+	CHECK(d == NULL && e == want, "nmport_open(%s): %s, want %s", spec,
+	      d ? "success" : strerror(e), strerror(want));
+	if (d)
+		nmport_close(d);
+}
+
+/* ---- raw NIOCCTRL requests, each on a fresh /dev/netmap fd ---------------- */
+
+static inline void t_hdr_init(struct nmreq_header *h, uint16_t type, const char *name,
+			      void *body)
+{
+	memset(h, 0, sizeof(*h));
+	h->nr_version = NETMAP_API;
+	h->nr_reqtype = type;
+	snprintf(h->nr_name, sizeof(h->nr_name), "%s", name);
+	h->nr_body = (uintptr_t)body;
+}
+
+/* one ioctl (NIOCCTRL with a header, or a legacy one) on a /dev/netmap fd
+ * opened and closed here; -1/errno on failure.  What arg points to is the
+ * caller's and gets what the ioctl writes back. */
+static inline int t_nm_ioctl(unsigned long req, void *arg)
+{
+	int fd = open("/dev/netmap", O_RDWR);
+	REQUIRE(fd >= 0, "open /dev/netmap: %s", strerror(errno));
+	int r = ioctl(fd, req, arg);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+static inline int t_ctl(uint16_t type, const char *name, void *body)
+{
+	struct nmreq_header h;
+	t_hdr_init(&h, type, name, body);
+	return t_nm_ioctl(NIOCCTRL, &h);
+}
+
+/* REGISTER of the caller's body (netmap's reply is written back into it);
+ * returns the bound fd, or -1/errno */
+static inline int t_register(const char *name, struct nmreq_register *reg)
+{
+	struct nmreq_header h;
+	t_hdr_init(&h, NETMAP_REQ_REGISTER, name, reg);
+	int fd = open("/dev/netmap", O_RDWR);
+	REQUIRE(fd >= 0, "open /dev/netmap: %s", strerror(errno));
+	if (ioctl(fd, NIOCCTRL, &h) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* t_register() of a body with mode, ring id and flags, the rest 0 */
+static inline int t_reg_raw(const char *name, uint32_t mode, uint16_t ringid, uint64_t flags)
+{
+	struct nmreq_register reg;
+	memset(&reg, 0, sizeof(reg));
+	reg.nr_mode = mode;
+	reg.nr_ringid = ringid;
+	reg.nr_flags = flags;
+	return t_register(name, &reg);
 }
 #endif

@@ -12,6 +12,7 @@
 #include <libnetmap.h>
 #include <unetmap.h>
 #include "testlib.h"
+#include "valetest.h"
 
 #define S2_ID 1			/* the surviving sender */
 #define VICTIM_ID 50		/* victims of the fault points: 50, 51, 52 */
@@ -19,35 +20,7 @@
 #define KILLS 30
 #define VICTIM_FRAMES 8
 
-static const uint8_t MAC_R[6] = { 0x02, 0, 0, 0, 0x99, 0x01 };
-static const uint8_t BCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 static char mem_opt[32];	/* "@N": the anchor's region */
-
-static struct nmport_d *vopen(const char *spec)
-{
-	struct nmport_d *d = nmport_open(spec);
-	REQUIRE(d != NULL, "nmport_open(%s): %s (%s)", spec, strerror(errno),
-		unetmap_last_error());
-	return d;
-}
-
-static struct unetmap_vale_port_stats pstats(const char *name)
-{
-	static struct unetmap_vale_port_stats st[UNETMAP_VALE_MAXPORTS];
-	struct unetmap_vale_port_stats z;
-	memset(&z, 0, sizeof(z));
-	int n = unetmap_vale_stats(name, st, UNETMAP_VALE_MAXPORTS);
-	for (int i = 0; i < n && i < UNETMAP_VALE_MAXPORTS; i++)
-		if (strcmp(st[i].name, name) == 0)
-			return st[i];
-	CHECK(0, "no stats for %s (unetmap_vale_stats: %d)", name, n);
-	return z;
-}
-
-static uint8_t pat(uint32_t id, uint32_t seq, unsigned k)
-{
-	return (uint8_t)((seq * 2654435761u + id * 40503u + k * 97u) >> 9);
-}
 
 static unsigned flen(uint32_t id, uint32_t seq)
 {
@@ -57,25 +30,8 @@ static unsigned flen(uint32_t id, uint32_t seq)
 /* queue frame (id, seq) to dst on the first TX ring; 0 if no room */
 static int queue(struct nmport_d *d, const uint8_t *dst, uint32_t id, uint32_t seq)
 {
-	struct netmap_ring *r = NETMAP_TXRING(d->nifp, d->first_tx_ring);
-	if (nm_ring_empty(r))
-		return 0;
-	struct netmap_slot *s = &r->slot[r->head];
-	uint8_t *b = (uint8_t *)NETMAP_BUF(r, s->buf_idx);
-	unsigned len = flen(id, seq);
-	memcpy(b, dst, 6);
-	const uint8_t src[6] = { 0x02, 0, 0, 0, (uint8_t)(id >> 8), (uint8_t)id };
-	memcpy(b + 6, src, 6);
-	b[12] = 0x88;
-	b[13] = 0xb5;
-	memcpy(b + 14, &id, 4);
-	memcpy(b + 18, &seq, 4);
-	for (unsigned k = 22; k < len; k++)
-		b[k] = pat(id, seq, k);
-	s->len = (uint16_t)len;
-	s->flags = 0;
-	r->head = r->cur = nm_ring_next(r, r->head);
-	return 1;
+	return vt_seq_queue(NETMAP_TXRING(d->nifp, d->first_tx_ring), dst, id, id, seq,
+			    flen(id, seq), false);
 }
 
 /* ---- the receiver's view ------------------------------------------------------ */
@@ -113,9 +69,8 @@ static void rx_slot(const struct netmap_slot *s, const uint8_t *b)
 	memcpy(&id, b + 14, 4);
 	memcpy(&seq, b + 18, 4);
 	bool bad = id >= 256 || s->len != flen(id, seq) ||
-		   (memcmp(b, MAC_R, 6) != 0 && memcmp(b, BCAST, 6) != 0) || s->flags != (1u << 8);
-	for (unsigned k = 22; k < s->len && !bad; k++)
-		bad = b[k] != pat(id, seq, k);
+		   (memcmp(b, vt_mac_r, 6) != 0 && memcmp(b, vt_bcast, 6) != 0) ||
+		   s->flags != (1u << 8) || !vt_seq_body_ok(b, s->len, id, seq, false);
 	if (bad) {
 		if (rx.corrupt++ < 10)
 			CHECK(0, "corrupted frame: id %u seq %u len %u flags %#x", id, seq, s->len,
@@ -154,18 +109,10 @@ static void drop_all(struct nmport_d *d)
 	ioctl(d->fd, NIOCRXSYNC, NULL);
 }
 
-/* r broadcasts once so that the switch learns MAC_R (s2 hears it) */
+/* r broadcasts once so that the switch learns vt_mac_r (s2 hears it) */
 static void announce(struct nmport_d *r, struct nmport_d *s2)
 {
-	struct netmap_ring *t = NETMAP_TXRING(r->nifp, 0);
-	uint8_t *b = (uint8_t *)NETMAP_BUF(t, t->slot[t->head].buf_idx);
-	memcpy(b, BCAST, 6);
-	memcpy(b + 6, MAC_R, 6);
-	memset(b + 12, 0, 48);
-	t->slot[t->head].len = 60;
-	t->slot[t->head].flags = 0;
-	t->head = t->cur = nm_ring_next(t, t->head);
-	CHECK(ioctl(r->fd, NIOCTXSYNC, NULL) == 0, "announce: %s", strerror(errno));
+	vt_send(r, vt_bcast, VT_ID_R, 0, 60);
 	drop_all(s2);
 }
 
@@ -179,7 +126,7 @@ static int64_t s2_until(struct nmport_d *s2, struct nmport_d *r, uint64_t want,
 	int64_t t0 = unm_test_now_ms(), first = -1;
 	for (int i = 0; i < 3000 && unm_test_now_ms() - t0 < 3000; i++) {
 		if (rx.per_id[S2_ID] - base < want) {
-			if (queue(s2, MAC_R, S2_ID, s2_seq))
+			if (queue(s2, vt_mac_r, S2_ID, s2_seq))
 				s2_seq++;
 			ioctl(s2->fd, NIOCTXSYNC, NULL);
 		}
@@ -200,7 +147,7 @@ static int64_t s2_until(struct nmport_d *s2, struct nmport_d *r, uint64_t want,
 
 static void fault_point(struct nmport_d *r, struct nmport_d *s2, const char *fp, uint32_t id)
 {
-	struct unetmap_vale_port_stats r0 = pstats("vale0:r");
+	struct unetmap_vale_port_stats r0 = vt_pstats("vale0:r");
 	rx_drain(r);
 	uint64_t z0 = rx.zero;
 	pid_t pid = fork();
@@ -213,7 +160,7 @@ static void fault_point(struct nmport_d *r, struct nmport_d *s2, const char *fp,
 		if (v == NULL)
 			_exit(2);
 		for (uint32_t k = 0; k < VICTIM_FRAMES; k++)
-			queue(v, MAC_R, id, k);
+			queue(v, vt_mac_r, id, k);
 		ioctl(v->fd, NIOCTXSYNC, NULL);
 		_exit(3);	/* must have died in the txsync */
 	}
@@ -234,13 +181,13 @@ static void fault_point(struct nmport_d *r, struct nmport_d *s2, const char *fp,
 	      rx.s2_gaps - gaps0);
 	CHECK(rx.per_id[id] == 0, "%s: %llu frames of the dead sender delivered with data", fp,
 	      (unsigned long long)rx.per_id[id]);
-	struct unetmap_vale_port_stats r1 = pstats("vale0:r");
+	struct unetmap_vale_port_stats r1 = vt_pstats("vale0:r");
 	uint64_t dead = r1.drop_dead - r0.drop_dead;
 	CHECK(dead == VICTIM_FRAMES, "%s: receiver drop_dead +%llu, want +%d", fp,
 	      (unsigned long long)dead, VICTIM_FRAMES);
 	CHECK(rx.zero - z0 == VICTIM_FRAMES, "%s: %llu zero-length slots, want %d", fp,
 	      (unsigned long long)(rx.zero - z0), VICTIM_FRAMES);
-	struct unetmap_vale_port_stats s = pstats("vale0:s2");
+	struct unetmap_vale_port_stats s = vt_pstats("vale0:s2");
 	CHECK(s.drop_full == 0 && s.drop_closed == 0, "%s: the other sender had drops %llu/%llu",
 	      fp, (unsigned long long)s.drop_full, (unsigned long long)s.drop_closed);
 	/* the dead sender's port goes away */
@@ -270,7 +217,7 @@ static void chaos_child(uint32_t id)
 			continue;
 		for (int k = rand() % 50; k > 0; k--) {
 			for (int j = rand() % 32; j > 0; j--)
-				if (queue(d, rand() % 4 ? MAC_R : BCAST, id, seq))
+				if (queue(d, rand() % 4 ? vt_mac_r : vt_bcast, id, seq))
 					seq++;
 			ioctl(d->fd, NIOCTXSYNC, NULL);
 			drop_all(d);
@@ -290,7 +237,7 @@ static void chaos(struct nmport_d *r, struct nmport_d *s2)
 			chaos_child(CHAOS_ID + (uint32_t)v);
 		int64_t t0 = unm_test_now_ms(), dur = 1 + rand() % 40;
 		while (unm_test_now_ms() - t0 < dur) {
-			if (queue(s2, MAC_R, S2_ID, s2_seq))
+			if (queue(s2, vt_mac_r, S2_ID, s2_seq))
 				s2_seq++;
 			ioctl(s2->fd, NIOCTXSYNC, NULL);
 			drop_all(s2);
@@ -324,7 +271,7 @@ int main(void)
 	setenv("UNETMAP_BUF_NUM", "32768", 1);
 	setenv("UNETMAP_RING_NUM", "512", 1);
 	setenv("UNETMAP_IF_NUM", "512", 1);
-	struct nmport_d *anchor = vopen("vale9:anchor@conf:slots=64");
+	struct nmport_d *anchor = t_open("vale9:anchor@conf:slots=64");
 	unsetenv("UNETMAP_BUF_NUM");
 	unsetenv("UNETMAP_RING_NUM");
 	unsetenv("UNETMAP_IF_NUM");
@@ -333,10 +280,10 @@ int main(void)
 	struct unetmap_mem_stats a0, a1, as2, r0, r1;
 	REQUIRE(unetmap_mem_stats(amem, &a0) == 0, "anchor stats");
 
-	struct nmport_d *r = vopen("vale0:r");
+	struct nmport_d *r = t_open("vale0:r");
 	char spec[64];
 	snprintf(spec, sizeof(spec), "vale0:s2%s", mem_opt);
-	struct nmport_d *s2 = vopen(spec);
+	struct nmport_d *s2 = t_open(spec);
 	REQUIRE(s2->reg.nr_mem_id == amem, "s2 in mem %u, want %u", s2->reg.nr_mem_id, amem);
 	uint16_t rmem = r->reg.nr_mem_id;
 	REQUIRE(unetmap_mem_stats(rmem, &r0) == 0, "receiver stats");
@@ -374,8 +321,8 @@ int main(void)
 	int n = unetmap_vale_stats("vale0", all, 16);
 	CHECK(n == -ENOENT || n == 0, "vale0 still has %d port(s) after closing everything "
 	      "(first: %s)", n, n > 0 ? all[0].name : "");
-	r = vopen("vale0:r");
-	s2 = vopen(spec);
+	r = t_open("vale0:r");
+	s2 = t_open(spec);
 	rx_reset_last();
 	s2_seq = 0;
 	announce(r, s2);

@@ -9,18 +9,9 @@
 #include <libnetmap.h>
 #include <unetmap.h>
 #include "testlib.h"
+#include "valetest.h"
 
 #define CYCLES 1000
-
-static const uint8_t BCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-
-static struct nmport_d *vopen(const char *spec)
-{
-	struct nmport_d *d = nmport_open(spec);
-	REQUIRE(d != NULL, "nmport_open(%s): %s (%s)", spec, strerror(errno),
-		unetmap_last_error());
-	return d;
-}
 
 static int count_dir(const char *path, const char *prefix)
 {
@@ -56,38 +47,22 @@ static int count_maps(bool print)
 	return n;
 }
 
+/* up to n broadcasts from source srcid, as many as there is room for, then
+ * one txsync */
 static void send_n(struct nmport_d *d, int n, uint8_t srcid, uint32_t tag)
 {
-	struct netmap_ring *r = NETMAP_TXRING(d->nifp, 0);
-	for (int k = 0; k < n && !nm_ring_empty(r); k++) {
-		struct netmap_slot *s = &r->slot[r->head];
-		uint8_t *b = (uint8_t *)NETMAP_BUF(r, s->buf_idx);
-		memset(b, 0, 60);
-		memcpy(b, BCAST, 6);
-		b[6] = 0x02;
-		b[11] = srcid;
-		memcpy(b + 14, &tag, 4);
-		s->len = 60;
-		s->flags = 0;
-		r->head = r->cur = nm_ring_next(r, r->head);
-	}
-	CHECK(ioctl(d->fd, NIOCTXSYNC, NULL) == 0, "txsync: %s", strerror(errno));
+	for (int k = 0; k < n && !nm_ring_empty(NETMAP_TXRING(d->nifp, 0)); k++)
+		vt_queue(d, 0, vt_bcast, srcid, tag, 60);
+	vt_txsync(d);
 }
 
+/* frames waiting on d, released; the first must have tag want_tag */
 static int drain(struct nmport_d *d, uint32_t want_tag)
 {
-	ioctl(d->fd, NIOCRXSYNC, NULL);
-	struct netmap_ring *r = NETMAP_RXRING(d->nifp, 0);
-	int n = 0;
-	while (!nm_ring_empty(r) && n < 2048) {
-		uint32_t tag;
-		memcpy(&tag, NETMAP_BUF(r, r->slot[r->head].buf_idx) + 14, 4);
-		if (tag != want_tag && n == 0)
-			CHECK(0, "tag %u, want %u", tag, want_tag);
-		r->head = r->cur = nm_ring_next(r, r->head);
-		n++;
-	}
-	ioctl(d->fd, NIOCRXSYNC, NULL);
+	uint32_t tag = 0;
+	int n = vt_recv(d, 0, &tag, 1, true);
+	if (n > 0 && tag != want_tag)
+		CHECK(0, "tag %u, want %u", tag, want_tag);
 	return n;
 }
 
@@ -127,13 +102,13 @@ static void same_mem(const char *what, const struct unetmap_mem_stats *a,
 int main(void)
 {
 	t_setup(120);
-	struct nmport_d *peer = vopen("vale0:peer");
+	struct nmport_d *peer = t_open("vale0:peer");
 	/* a region several cycle ports share through @memid */
-	struct nmport_d *anchor = vopen("vale1:anchor@conf:slots=64");
+	struct nmport_d *anchor = t_open("vale1:anchor@conf:slots=64");
 	char shared[16];
 	snprintf(shared, sizeof(shared), "@%u", anchor->reg.nr_mem_id);
 	/* warm-up cycle: the first open in a process maps things once */
-	struct nmport_d *w = vopen("vale0:warm");
+	struct nmport_d *w = t_open("vale0:warm");
 	send_n(peer, 1, 0x20, 0);	/* the peer maps the switch and w's region */
 	nmport_close(w);
 	send_n(peer, 1, 0x20, 0);	/* ... and lets w's region go again */
@@ -210,7 +185,7 @@ int main(void)
 	if (s1.maps != s0.maps)
 		count_maps(true);
 	/* the switch still forwards */
-	struct nmport_d *d = vopen("vale0:after");
+	struct nmport_d *d = t_open("vale0:after");
 	send_n(d, 3, 0x30, 777);
 	CHECK(drain(peer, 777) == 3, "after the cycles: peer gets frames");
 	nmport_close(d);

@@ -7,6 +7,7 @@
 #include <libnetmap.h>
 #include <unetmap.h>
 #include "testlib.h"
+#include "valetest.h"
 
 #define NP 3
 #define FLEN 60
@@ -15,34 +16,12 @@ static struct nmport_d *port[NP];
 static uint32_t pidx[NP];		/* switch port index of each */
 static uint64_t want_rx[NP], sent_tx[NP];
 
-static const uint8_t BCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 static const uint8_t MCAST[6] = { 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 };
 static const uint8_t MAC_A[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0a };
 static const uint8_t MAC_B[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x0b };
 static const uint8_t MAC_X[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x58 };
 static const uint8_t MAC_Y[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x59 };
 static const uint8_t MAC_M[6] = { 0x03, 0x00, 0x00, 0x00, 0x00, 0x77 };	/* multicast src */
-
-static struct nmport_d *vopen(const char *spec)
-{
-	struct nmport_d *d = nmport_open(spec);
-	REQUIRE(d != NULL, "nmport_open(%s): %s (%s)", spec, strerror(errno),
-		unetmap_last_error());
-	return d;
-}
-
-static int port_stats(const char *name, struct unetmap_vale_port_stats *out)
-{
-	static struct unetmap_vale_port_stats st[UNETMAP_VALE_MAXPORTS];
-	int n = unetmap_vale_stats(name, st, UNETMAP_VALE_MAXPORTS);
-	for (int i = 0; i < n && i < UNETMAP_VALE_MAXPORTS; i++) {
-		if (strcmp(st[i].name, name) == 0) {
-			*out = st[i];
-			return 0;
-		}
-	}
-	return -1;
-}
 
 static uint8_t pat(uint32_t tag, unsigned k)
 {
@@ -134,9 +113,9 @@ static void learning(void)
 	char name[32];
 	for (int p = 0; p < NP; p++) {
 		snprintf(name, sizeof(name), "vale0:p%d", p);
-		port[p] = vopen(name);
+		port[p] = t_open(name);
 		struct unetmap_vale_port_stats st;
-		REQUIRE(port_stats(name, &st) == 0, "no stats for %s", name);
+		REQUIRE(vt_port_stats(name, &st) == 0, "no stats for %s", name);
 		pidx[p] = st.port_idx;
 		CHECK(st.rx_rings_open == 1, "%s rx_rings_open %u", name, st.rx_rings_open);
 	}
@@ -148,13 +127,13 @@ static void learning(void)
 	step("unknown unicast", 0, MAC_X, MAC_A, 0x6);
 	step("reply to a learned MAC", 2, MAC_A, MAC_X, 0x1);
 	step("unicast to X (learned on p2)", 0, MAC_X, MAC_A, 0x4);
-	step("broadcast", 1, BCAST, MAC_B, 0x5);
+	step("broadcast", 1, vt_bcast, MAC_B, 0x5);
 	step("multicast", 2, MCAST, MAC_X, 0x3);
 	step("unicast to B (learned on p1)", 0, MAC_B, MAC_A, 0x2);
 	step("unicast to A from p2", 2, MAC_A, MAC_X, 0x1);
 	step("unknown unicast Y", 1, MAC_Y, MAC_B, 0x5);
 	step("unicast to own MAC (back to source)", 1, MAC_B, MAC_B, 0x0);
-	step("broadcast from a multicast source", 2, BCAST, MAC_M, 0x3);
+	step("broadcast from a multicast source", 2, vt_bcast, MAC_M, 0x3);
 	step("to the multicast source MAC (flooded)", 0, MAC_M, MAC_A, 0x6);
 
 	int n = unetmap_vale_macs("vale0", macs, 16);
@@ -170,7 +149,7 @@ static void learning(void)
 	}
 
 	/* X moves from p2 to p1 */
-	step("X moves to p1 (broadcast)", 1, BCAST, MAC_X, 0x5);
+	step("X moves to p1 (broadcast)", 1, vt_bcast, MAC_X, 0x5);
 	step("unicast to X follows it", 0, MAC_X, MAC_A, 0x2);
 	n = unetmap_vale_macs("vale0", macs, 16);
 	CHECK(n >= 1 && n <= 16 && mac_port(macs, n, MAC_X) == (int)pidx[1],
@@ -181,7 +160,7 @@ static void learning(void)
 	for (int p = 0; p < NP; p++) {
 		struct unetmap_vale_port_stats st;
 		snprintf(name, sizeof(name), "vale0:p%d", p);
-		REQUIRE(port_stats(name, &st) == 0, "no stats for %s", name);
+		REQUIRE(vt_port_stats(name, &st) == 0, "no stats for %s", name);
 		CHECK(st.rx_frames == want_rx[p], "%s rx_frames %llu, want %llu", name,
 		      (unsigned long long)st.rx_frames, (unsigned long long)want_rx[p]);
 		CHECK(st.rx_bytes == want_rx[p] * FLEN, "%s rx_bytes %llu", name,
@@ -202,7 +181,7 @@ static void learning(void)
 	char names[4][16];
 	CHECK(unetmap_vale_switches(names, 4) == 0, "vale0 left after closing its ports");
 	/* a new switch of the same name starts with an empty table */
-	port[0] = vopen("vale0:p0");
+	port[0] = t_open("vale0:p0");
 	CHECK(unetmap_vale_macs("vale0", macs, 16) == 0, "recreated vale0 has old MAC entries");
 	nmport_close(port[0]);
 }
@@ -211,8 +190,8 @@ static void learning(void)
  * RX ring count; broadcast lands in ring 0 */
 static void rings(void)
 {
-	struct nmport_d *q = vopen("vale1:q@conf:rings=2");
-	struct nmport_d *m = vopen("vale1:m@conf:rings=4");
+	struct nmport_d *q = t_open("vale1:q@conf:rings=2");
+	struct nmport_d *m = t_open("vale1:m@conf:rings=4");
 	REQUIRE(q->reg.nr_rx_rings == 2 && m->reg.nr_tx_rings == 4, "rings q %u m %u",
 		q->reg.nr_rx_rings, m->reg.nr_tx_rings);
 	static const uint8_t MQ[6] = { 0x02, 0, 0, 0, 0x01, 0x01 };
@@ -225,11 +204,11 @@ static void rings(void)
 		unsigned rxring;
 		const char *what;
 	} cases[] = {
-		{ q, 1, BCAST, MQ, m, 0, "broadcast from q ring 1 -> m ring 0" },
+		{ q, 1, vt_bcast, MQ, m, 0, "broadcast from q ring 1 -> m ring 0" },
 		{ m, 3, MQ, MM, q, 1, "unicast from m ring 3 -> q ring 1 (3 mod 2)" },
 		{ m, 2, MQ, MM, q, 0, "unicast from m ring 2 -> q ring 0" },
 		{ m, 1, MQ, MM, q, 1, "unicast from m ring 1 -> q ring 1" },
-		{ m, 3, BCAST, MM, q, 0, "broadcast from m ring 3 -> q ring 0" },
+		{ m, 3, vt_bcast, MM, q, 0, "broadcast from m ring 3 -> q ring 0" },
 		{ q, 1, MM, MQ, m, 1, "unicast from q ring 1 -> m ring 1" },
 		{ q, 0, MM, MQ, m, 0, "unicast from q ring 0 -> m ring 0" },
 	};

@@ -9,13 +9,13 @@
  * reaches only its port, broadcast and unknown unicast every other port, a
  * multi-slot frame arrives as one packet. */
 #define NETMAP_WITH_LIBS
-#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <sys/ioctl.h>
 #include <net/netmap_user.h>
 #include <unetmap.h>
 #include "testlib.h"
+#include "valetest.h"
 
 /* ---- legacy requests --------------------------------------------------- */
 
@@ -31,13 +31,7 @@ static int lreq(unsigned long ioc, uint16_t cmd, const char *name, struct nmreq 
 	r->nr_version = NETMAP_API;
 	r->nr_cmd = cmd;
 	snprintf(r->nr_name, sizeof(r->nr_name), "%s", name);
-	int fd = open("/dev/netmap", O_RDWR);
-	REQUIRE(fd >= 0, "open /dev/netmap: %s", strerror(errno));
-	int ret = ioctl(fd, ioc, r);
-	int e = errno;
-	close(fd);
-	errno = e;
-	return ret;
+	return t_nm_ioctl(ioc, r);
 }
 
 static int regif(uint16_t cmd, const char *name)
@@ -98,40 +92,23 @@ static int polling(uint16_t cmd, const char *name)
 	return lreq(NIOCREGIF, cmd, name, &r);
 }
 
-/* ---- the new API, only to compare answers --------------------------------- */
-
-static int nlist(const char *name, uint16_t *sw, uint32_t *port)
-{
-	struct nmreq_vale_list b;
-	struct nmreq_header h;
-	memset(&b, 0, sizeof(b));
-	memset(&h, 0, sizeof(h));
-	h.nr_version = NETMAP_API;
-	h.nr_reqtype = NETMAP_REQ_VALE_LIST;
-	snprintf(h.nr_name, sizeof(h.nr_name), "%s", name);
-	h.nr_body = (uintptr_t)&b;
-	int fd = open("/dev/netmap", O_RDWR);
-	REQUIRE(fd >= 0, "open /dev/netmap: %s", strerror(errno));
-	int ret = ioctl(fd, NIOCCTRL, &h);
-	int e = errno;
-	close(fd);
-	errno = e;
-	*sw = b.nr_bridge_idx;
-	*port = b.nr_port_idx;
-	return ret;
-}
-
-static int nswitches(void)
-{
-	char names[UNETMAP_VALE_MAXSWITCHES + 8][16];
-	return unetmap_vale_switches(names, UNETMAP_VALE_MAXSWITCHES + 8);
-}
-
 static struct nm_desc *lopen(const char *name)
 {
 	struct nm_desc *d = nm_open(name, NULL, 0, NULL);
 	REQUIRE(d != NULL, "nm_open(%s): %s (%s)", name, strerror(errno), unetmap_last_error());
 	return d;
+}
+
+/* nm_open() that must fail with errno `want` */
+static void lopen_fails(const char *name, int want)
+{
+	errno = 0;
+	struct nm_desc *d = nm_open(name, NULL, 0, NULL);
+	int e = errno;
+	CHECK(d == NULL && e == want, "nm_open(%s): %s, want %s", name,
+	      d ? "success" : strerror(e), strerror(want));
+	if (d)
+		nm_close(d);
 }
 
 /* legacy LIST by name equals the new API's answer; returns the port index */
@@ -140,7 +117,7 @@ static uint16_t list_same(const char *name)
 	uint16_t lsw = 0, lport = 0, nsw = 0;
 	uint32_t nport = 0;
 	CHECK(llist(name, &lsw, &lport) == 0, "legacy LIST %s: %s", name, strerror(errno));
-	CHECK(nlist(name, &nsw, &nport) == 0, "VALE_LIST %s: %s", name, strerror(errno));
+	CHECK(vt_list(name, &nsw, &nport) == 0, "VALE_LIST %s: %s", name, strerror(errno));
 	CHECK(lsw == nsw && lport == nport, "LIST %s: legacy (%u,%u), VALE_LIST (%u,%u)", name,
 	      lsw, lport, nsw, nport);
 	return lport;
@@ -237,15 +214,7 @@ static void control(void)
 	int seen[3] = { 0, 0, 0 }, n = 0, other = 0, ret = -1;
 	memset(&r, 0, sizeof(r));
 	for (int k = 0; k < 100; k++) {
-		r.nr_name[0] = '\0';
-		r.nr_version = NETMAP_API;
-		r.nr_cmd = NETMAP_BDG_LIST;
-		int fd = open("/dev/netmap", O_RDWR);
-		REQUIRE(fd >= 0, "open /dev/netmap: %s", strerror(errno));
-		ret = ioctl(fd, NIOCGINFO, &r);
-		int err = errno;
-		close(fd);
-		errno = err;
+		ret = lreq(NIOCGINFO, NETMAP_BDG_LIST, "", &r);
 		if (ret < 0)
 			break;
 		if (n < 8) {
@@ -254,13 +223,7 @@ static void control(void)
 			at_port[n] = r.nr_arg2;
 		}
 		n++;
-		int hit = 0;
-		for (int j = 0; j < 3; j++)
-			if (strcmp(r.nr_name, want[j]) == 0) {
-				seen[j]++;
-				hit = 1;
-			}
-		if (!hit) {
+		if (!vt_tally(r.nr_name, want, 3, seen)) {
 			other++;
 			fprintf(stderr, "enumeration: unexpected '%s' (%u,%u)\n", r.nr_name,
 				r.nr_arg1, r.nr_arg2);
@@ -268,7 +231,7 @@ static void control(void)
 		/* the position returned is the port's own (VALE_LIST by name) */
 		uint16_t s2 = 0;
 		uint32_t p2 = 0;
-		CHECK(nlist(r.nr_name, &s2, &p2) == 0 && s2 == r.nr_arg1 && p2 == r.nr_arg2,
+		CHECK(vt_list(r.nr_name, &s2, &p2) == 0 && s2 == r.nr_arg1 && p2 == r.nr_arg2,
 		      "enumerated %s at (%u,%u), VALE_LIST says (%u,%u)", r.nr_name, r.nr_arg1,
 		      r.nr_arg2, s2, p2);
 		r.nr_arg2++;
@@ -340,12 +303,7 @@ static void control(void)
 		      g1->first_rx_ring, g1->last_rx_ring, g1->req.nr_arg2, g->req.nr_arg2);
 		nm_close(g1);
 	}
-	errno = 0;
-	g1 = nm_open("vale5:g-3", NULL, 0, NULL);		/* 3 RX rings: 0..2 */
-	CHECK(g1 == NULL && errno == EINVAL, "nm_open vale5:g-3: %s",
-	      g1 ? "success" : strerror(errno));
-	if (g1)
-		nm_close(g1);
+	lopen_fails("vale5:g-3", EINVAL);		/* 3 RX rings: 0..2 */
 	nm_close(g);
 	CHECK(list_same("vale5:g") == UNETMAP_VALE_NOPORT, "vale5:g left after close");
 
@@ -366,12 +324,7 @@ static void control(void)
 	CHECK_ERRNO(vnet_get("vale5:nosuch", &len), ENXIO);
 	CHECK(list_same("vale5:nosuch") == UNETMAP_VALE_NOPORT, "VNET_HDR created vale5:nosuch");
 	/* a port with a header refuses a registration without NR_ACCEPT_VNET_HDR */
-	errno = 0;
-	struct nm_desc *e2 = nm_open("vale5:e", NULL, 0, NULL);
-	CHECK(e2 == NULL && errno == EIO, "nm_open vale5:e with a 10-byte header: %s",
-	      e2 ? "success" : strerror(errno));
-	if (e2)
-		nm_close(e2);
+	lopen_fails("vale5:e", EIO);	/* with a 10-byte header */
 	CHECK(vnet_set("vale5:e", 0) == 0, "VNET_HDR 0: %s", strerror(errno));
 	CHECK(vnet_get("vale5:e", &len) == 0 && len == 0, "VNET_HDR_GET after 0: %u", len);
 
@@ -419,18 +372,13 @@ static void control(void)
 	CHECK_ERRNO(regif(NETMAP_BDG_DELIF, "nosuchif"), ENXIO);
 	CHECK_ERRNO(regif(NETMAP_BDG_DELIF, "vale5:e"), ENXIO);	/* ephemeral */
 	CHECK(regif(NETMAP_BDG_DELIF, "lv1") == 0, "DELIF lv1: %s", strerror(errno));
-	errno = 0;
-	struct nm_desc *gone = nm_open("netmap:lv0", NULL, 0, NULL);
-	CHECK(gone == NULL && errno == ENXIO, "nm_open netmap:lv0 after DELIF: %s",
-	      gone ? "success" : strerror(errno));
-	if (gone)
-		nm_close(gone);
+	lopen_fails("netmap:lv0", ENXIO);	/* after DELIF */
 	/* legacy commands nobody implements */
 	CHECK_ERRNO(regif(NETMAP_PT_HOST_CREATE, "vale5:e"), ENOMEM);
 
 	nm_close(e);
 	nm_close(x);
-	CHECK(nswitches() == 0, "%d switch(es) left after the last port closed", nswitches());
+	CHECK(vt_nswitches() == 0, "%d switch(es) left after the last port closed", vt_nswitches());
 	CHECK_ERRNO(llist("vale5:e", &sw, &port), ENOENT);
 }
 
@@ -680,7 +628,7 @@ static void datapath(void)
 	nm_close(a);
 	nm_close(b);
 	nm_close(c);
-	CHECK(nswitches() == 0, "vale5 left after its ports closed");
+	CHECK(vt_nswitches() == 0, "vale5 left after its ports closed");
 }
 
 int main(void)

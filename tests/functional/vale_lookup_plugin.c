@@ -5,7 +5,7 @@
  * drops tags naming no port; resetting the lookup brings learning back.
  * Bad objects/paths/switches are refused with the documented errors. */
 #include "testlib.h"
-#include "nmtest.h"
+#include "valetest.h"
 #include <libgen.h>
 #include <limits.h>
 #include <unetmap.h>
@@ -23,7 +23,6 @@ static const uint8_t mac[NPORTS][6] = {
 	{ 0x02, 0, 0, 0, 0x09, 0x01 },
 	{ 0x02, 0, 0, 0, 0x09, 0x02 },
 };
-static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
 /* received frames of each phase, per port (phases < 16) */
 static unsigned got[NPORTS][16];
@@ -157,22 +156,18 @@ int main(void)
 	REQUIRE(n == NPORTS, "unetmap_vale_stats: %d (want %d ports)", n, NPORTS);
 	for (int p = 0; p < NPORTS; p++) {
 		char name[32];
-		int found = 0;
+		struct unetmap_vale_port_stats ps;
 		snprintf(name, sizeof(name), SW ":p%d", p);
-		for (int i = 0; i < n; i++)
-			if (strcmp(st[i].name, name) == 0) {
-				idx[p] = st[i].port_idx;
-				found = 1;
-			}
-		REQUIRE(found, "%s not in the stats", name);
+		REQUIRE(vt_port_stats(name, &ps) == 0, "%s not in the stats", name);
+		idx[p] = ps.port_idx;
 	}
 	const int vid_p1 = (int)idx[1] + 1, vid_p2 = (int)idx[2] + 1;
 	fprintf(stderr, "port indices %u %u %u: VLAN %d -> p1, %d -> p2\n",
 		idx[0], idx[1], idx[2], vid_p1, vid_p2);
 
 	/* learning: p1 and p2 announce themselves */
-	send_frames(1, bcast, -1, 0, 1);
-	send_frames(2, bcast, -1, 0, 1);
+	send_frames(1, vt_bcast, -1, 0, 1);
+	send_frames(2, vt_bcast, -1, 0, 1);
 	wait_for(0, 0, 2);
 	drain(1);
 	drain(2);
@@ -225,7 +220,7 @@ int main(void)
 	send_frames(0, mac[1], 200, 5, 3);
 	send_frames(0, mac[1], 0, 5, 3);
 	send_frames(0, mac[1], (int)idx[0] + 1, 5, 3);
-	send_frames(0, bcast, -1, 6, 1);
+	send_frames(0, vt_bcast, -1, 6, 1);
 	phase_check(6, sentinel, "plugin, sentinel");
 	phase_check(5, to_none, "plugin, VLAN of no port");
 

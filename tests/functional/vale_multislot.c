@@ -8,33 +8,13 @@
 #include <libnetmap.h>
 #include <unetmap.h>
 #include "testlib.h"
+#include "valetest.h"
 
 static unsigned bufsize;
 
 static uint8_t pat(uint32_t id, unsigned k)
 {
 	return (uint8_t)(k * 31u + id * 7u + (k >> 8) + 1u);
-}
-
-static struct nmport_d *vopen(const char *spec)
-{
-	struct nmport_d *d = nmport_open(spec);
-	REQUIRE(d != NULL, "nmport_open(%s): %s (%s)", spec, strerror(errno),
-		unetmap_last_error());
-	return d;
-}
-
-static struct unetmap_vale_port_stats pstats(const char *name)
-{
-	static struct unetmap_vale_port_stats st[UNETMAP_VALE_MAXPORTS];
-	struct unetmap_vale_port_stats z;
-	memset(&z, 0, sizeof(z));
-	int n = unetmap_vale_stats(name, st, UNETMAP_VALE_MAXPORTS);
-	for (int i = 0; i < n && i < UNETMAP_VALE_MAXPORTS; i++)
-		if (strcmp(st[i].name, name) == 0)
-			return st[i];
-	CHECK(0, "no stats for %s (unetmap_vale_stats: %d)", name, n);
-	return z;
 }
 
 /* byte k of frame id (the header: broadcast, a source MAC, the id) */
@@ -110,10 +90,7 @@ static bool get_frame(struct netmap_ring *r, uint32_t id, unsigned len, unsigned
 
 static void txsync(struct nmport_d *d)
 {
-	CHECK(ioctl(d->fd, NIOCTXSYNC, NULL) == 0, "txsync: %s", strerror(errno));
-	struct netmap_ring *t = NETMAP_TXRING(d->nifp, 0);
-	CHECK(nm_ring_space(t) == t->num_slots - 1, "TX ring not free after txsync (%u)",
-	      nm_ring_space(t));
+	vt_txsync_free(d, "multi-slot frames");
 }
 
 static void rxsync(struct nmport_d *d)
@@ -127,7 +104,7 @@ static const unsigned sizes[] = { 100, 1000, 2047, 2048, 2049, 4095, 4096, 4097,
 
 static void run(const char *sname, const char *rname, int rounds)
 {
-	struct nmport_d *a = vopen(sname), *b = vopen(rname);
+	struct nmport_d *a = t_open(sname), *b = t_open(rname);
 	struct netmap_ring *t = NETMAP_TXRING(a->nifp, 0), *r = NETMAP_RXRING(b->nifp, 0);
 	bufsize = t->nr_buf_size;
 	REQUIRE(bufsize == 2048 && r->nr_buf_size == 2048, "buffers %u/%u, want 2048", bufsize,
@@ -216,7 +193,7 @@ static void run(const char *sname, const char *rname, int rounds)
 	char pname[64];
 	snprintf(pname, sizeof(pname), "%s", sname);
 	pname[strcspn(pname, "@")] = '\0';	/* the port name, without options */
-	struct unetmap_vale_port_stats st = pstats(pname);
+	struct unetmap_vale_port_stats st = vt_pstats(pname);
 	CHECK(st.drop_full == 0 && st.drop_closed == 0 && st.drop_malformed == 0,
 	      "%s: drops %llu/%llu/%llu", pname, (unsigned long long)st.drop_full,
 	      (unsigned long long)st.drop_closed, (unsigned long long)st.drop_malformed);
@@ -228,8 +205,8 @@ static void run(const char *sname, const char *rname, int rounds)
  * whole, the ring holds only complete chains */
 static void no_room(void)
 {
-	struct nmport_d *a = vopen("vale1:a@conf:slots=64");
-	struct nmport_d *b = vopen("vale1:b@conf:slots=64");
+	struct nmport_d *a = t_open("vale1:a@conf:slots=64");
+	struct nmport_d *b = t_open("vale1:b@conf:slots=64");
 	struct netmap_ring *t = NETMAP_TXRING(a->nifp, 0), *r = NETMAP_RXRING(b->nifp, 0);
 	unsigned sent = 0;
 	uint32_t id = 1000;
@@ -252,7 +229,7 @@ static void no_room(void)
 		get_frame(r, 1020, 100, bufsize, "single after drops");
 	CHECK(nm_ring_empty(r), "%u slots left", nm_ring_space(r));
 	rxsync(b);
-	struct unetmap_vale_port_stats sa = pstats("vale1:a"), sb = pstats("vale1:b");
+	struct unetmap_vale_port_stats sa = vt_pstats("vale1:a"), sb = vt_pstats("vale1:b");
 	CHECK(sb.rx_frames == 13, "receiver rx_frames %llu, want 13",
 	      (unsigned long long)sb.rx_frames);
 	CHECK(sa.drop_full == 8, "sender drop_full %llu, want 8 frames",

@@ -3,7 +3,6 @@
  * (nobody): opening a port fails with EACCES/EPERM and a clear
  * unetmap_last_error(), and so do the counters and attaching a persistent
  * port; a switch created with umask 0 can be used by both.  Needs root. */
-#include <fcntl.h>
 #include <grp.h>
 #include <stdbool.h>
 #include <dirent.h>
@@ -12,10 +11,9 @@
 #include <libnetmap.h>
 #include <unetmap.h>
 #include "testlib.h"
+#include "valetest.h"
 
 #define NOBODY 65534
-
-static const uint8_t BCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
 /* mode of the runtime-directory file whose name starts with prefix */
 static int file_mode(const char *prefix)
@@ -39,52 +37,9 @@ static int file_mode(const char *prefix)
 	return mode;
 }
 
-static int ctl(uint16_t type, const char *name, void *body)
-{
-	struct nmreq_header h;
-	memset(&h, 0, sizeof(h));
-	h.nr_version = NETMAP_API;
-	h.nr_reqtype = type;
-	snprintf(h.nr_name, sizeof(h.nr_name), "%s", name);
-	h.nr_body = (uintptr_t)body;
-	int fd = open("/dev/netmap", O_RDWR);
-	if (fd < 0)
-		return -1;
-	int r = ioctl(fd, NIOCCTRL, &h);
-	int e = errno;
-	close(fd);
-	errno = e;
-	return r;
-}
-
 static bool denied(int e)
 {
 	return e == EACCES || e == EPERM;
-}
-
-static void send_bcast(struct nmport_d *d, uint32_t tag)
-{
-	struct netmap_ring *r = NETMAP_TXRING(d->nifp, 0);
-	struct netmap_slot *s = &r->slot[r->head];
-	uint8_t *b = (uint8_t *)NETMAP_BUF(r, s->buf_idx);
-	memset(b, 0, 60);
-	memcpy(b, BCAST, 6);
-	b[6] = 0x02;
-	b[11] = 0x42;
-	memcpy(b + 14, &tag, 4);
-	s->len = 60;
-	r->head = r->cur = nm_ring_next(r, r->head);
-	CHECK(ioctl(d->fd, NIOCTXSYNC, NULL) == 0, "txsync: %s", strerror(errno));
-}
-
-static int drain(struct nmport_d *d)
-{
-	ioctl(d->fd, NIOCRXSYNC, NULL);
-	struct netmap_ring *r = NETMAP_RXRING(d->nifp, 0);
-	int n = nm_ring_space(r);
-	r->head = r->cur = r->tail;
-	ioctl(d->fd, NIOCRXSYNC, NULL);
-	return n;
 }
 
 /* runs as nobody; returns the number of failed checks */
@@ -109,7 +64,7 @@ static int as_nobody(void)
 	memset(&reg, 0, sizeof(reg));
 	reg.nr_mode = NR_REG_ALL_NIC;
 	errno = 0;
-	int r = ctl(NETMAP_REQ_REGISTER, "vale0:nobody2", &reg);
+	int r = t_ctl(NETMAP_REQ_REGISTER, "vale0:nobody2", &reg);
 	CHECK(r < 0 && denied(errno), "raw REGISTER on vale0: %d %s", r, strerror(errno));
 	/* the counters */
 	struct unetmap_vale_port_stats st[4];
@@ -120,19 +75,16 @@ static int as_nobody(void)
 	struct nmreq_vale_newif nb;
 	memset(&nb, 0, sizeof(nb));
 	nb.nr_tx_slots = nb.nr_rx_slots = 64;
-	r = ctl(NETMAP_REQ_VALE_NEWIF, "pnobody", &nb);
+	r = vt_newif("pnobody", &nb);
 	CHECK(r == 0, "NEWIF as nobody: %s (%s)", strerror(errno), unetmap_last_error());
 	if (r == 0) {
-		struct nmreq_vale_attach ab;
-		memset(&ab, 0, sizeof(ab));
-		ab.reg.nr_mode = NR_REG_ALL_NIC;
 		errno = 0;
-		r = ctl(NETMAP_REQ_VALE_ATTACH, "vale0:pnobody", &ab);
+		r = vt_attach("vale0:pnobody", NULL);
 		CHECK(r < 0 && denied(errno), "nobody attached a port to root's 0644 switch: %d %s",
 		      r, strerror(errno));
 		if (r == 0)
-			ctl(NETMAP_REQ_VALE_DETACH, "vale0:pnobody", &(struct nmreq_vale_detach){ 0, 0 });
-		CHECK(ctl(NETMAP_REQ_VALE_DELIF, "pnobody", NULL) == 0, "DELIF: %s", strerror(errno));
+			vt_detach("vale0:pnobody", NULL);
+		CHECK(vt_delif("pnobody") == 0, "DELIF: %s", strerror(errno));
 	}
 
 	/* the switch created with umask 0 is open to everybody */
@@ -140,7 +92,7 @@ static int as_nobody(void)
 	CHECK(d != NULL, "nobody on root's 0666 switch: %s (%s)", strerror(errno),
 	      unetmap_last_error());
 	if (d) {
-		send_bcast(d, 7);
+		vt_send(d, vt_bcast, 0x42, 7, 60);
 		nmport_close(d);
 	}
 	/* a switch of its own */
@@ -192,8 +144,8 @@ int main(void)
 	struct unetmap_vale_port_stats ps[8];
 	int n = unetmap_vale_stats("vale0", ps, 8);
 	CHECK(n == 1, "vale0 has %d ports after nobody's attempts (want 1)", n);
-	CHECK(drain(r1) == 1, "root's port on vale1 got nobody's broadcast");
-	CHECK(drain(r0) == 0, "root's port on vale0 got frames");
+	CHECK(vt_recv(r1, 0, NULL, 0, true) == 1, "root's port on vale1 got nobody's broadcast");
+	CHECK(vt_recv(r0, 0, NULL, 0, true) == 0, "root's port on vale0 got frames");
 	nmport_close(r0);
 	nmport_close(r1);
 	return t_done();

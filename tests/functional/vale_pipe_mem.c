@@ -3,37 +3,11 @@
  * region; pipes vale0:p{1 / vale0:p}1 live in vale0:p's region and move
  * frames zero-copy while vale0:p keeps switching; an unknown mem_id is
  * EINVAL. */
-#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <libnetmap.h>
 #include <unetmap.h>
 #include "testlib.h"
-
-static const uint8_t BCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-
-static struct nmport_d *vopen(const char *spec)
-{
-	struct nmport_d *d = nmport_open(spec);
-	REQUIRE(d != NULL, "nmport_open(%s): %s (%s)", spec, strerror(errno),
-		unetmap_last_error());
-	return d;
-}
-
-static void queue(struct nmport_d *d, uint32_t tag)
-{
-	struct netmap_ring *r = NETMAP_TXRING(d->nifp, d->first_tx_ring);
-	REQUIRE(!nm_ring_empty(r), "no room");
-	struct netmap_slot *s = &r->slot[r->head];
-	uint8_t *b = (uint8_t *)NETMAP_BUF(r, s->buf_idx);
-	memset(b, 0, 60);
-	memcpy(b, BCAST, 6);
-	b[6] = 0x02;
-	b[11] = (uint8_t)tag;
-	memcpy(b + 14, &tag, 4);
-	s->len = 60;
-	s->flags = 0;
-	r->head = r->cur = nm_ring_next(r, r->head);
-}
+#include "valetest.h"
 
 /* the tag of the only frame waiting on d (UINT32_MAX if not exactly one);
  * *buf gets its buffer index */
@@ -52,27 +26,17 @@ static uint32_t recv_one(struct nmport_d *d, uint32_t *buf)
 	return tag;
 }
 
+/* raw REGISTER with nr_mem_id; returns the bound fd (the region it got in
+ * *out) or -1/errno */
 static int reg_mem(const char *name, uint16_t mem_id, uint16_t *out)
 {
 	struct nmreq_register reg;
-	struct nmreq_header h;
 	memset(&reg, 0, sizeof(reg));
 	reg.nr_mode = NR_REG_ALL_NIC;
 	reg.nr_mem_id = mem_id;
-	memset(&h, 0, sizeof(h));
-	h.nr_version = NETMAP_API;
-	h.nr_reqtype = NETMAP_REQ_REGISTER;
-	snprintf(h.nr_name, sizeof(h.nr_name), "%s", name);
-	h.nr_body = (uintptr_t)&reg;
-	int fd = open("/dev/netmap", O_RDWR);
-	REQUIRE(fd >= 0, "open /dev/netmap");
-	if (ioctl(fd, NIOCCTRL, &h) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	*out = reg.nr_mem_id;
+	int fd = t_register(name, &reg);
+	if (fd >= 0)
+		*out = reg.nr_mem_id;
 	return fd;
 }
 
@@ -82,7 +46,7 @@ int main(void)
 	nmctx_get()->verbose = 0;
 
 	/* default: a region per port */
-	struct nmport_d *a = vopen("vale0:a"), *b = vopen("vale0:b"), *c = vopen("vale1:c");
+	struct nmport_d *a = t_open("vale0:a"), *b = t_open("vale0:b"), *c = t_open("vale1:c");
 	uint16_t ma = a->reg.nr_mem_id, mb = b->reg.nr_mem_id, mc = c->reg.nr_mem_id;
 	CHECK(ma > 1 && mb > 1 && mc > 1, "mem ids %u %u %u (1 is the global region)", ma, mb, mc);
 	CHECK(ma != mb && mb != mc && ma != mc, "default VALE ports share a region: %u %u %u", ma,
@@ -93,10 +57,10 @@ int main(void)
 	/* @memid */
 	char spec[64];
 	snprintf(spec, sizeof(spec), "vale0:d@%u", ma);
-	struct nmport_d *d = vopen(spec);
+	struct nmport_d *d = t_open(spec);
 	CHECK(d->reg.nr_mem_id == ma, "vale0:d@%u got mem %u", ma, d->reg.nr_mem_id);
 	snprintf(spec, sizeof(spec), "vale1:e@%u", ma);	/* another switch, same region */
-	struct nmport_d *e = vopen(spec);
+	struct nmport_d *e = t_open(spec);
 	CHECK(e->reg.nr_mem_id == ma, "vale1:e@%u got mem %u", ma, e->reg.nr_mem_id);
 	struct unetmap_mem_stats sa2;
 	CHECK(unetmap_mem_stats(ma, &sa2) == 0 && sa2.ring_free < sa.ring_free,
@@ -115,44 +79,35 @@ int main(void)
 	      strerror(errno));
 	if (fd >= 0)
 		close(fd);
-	errno = 0;
-	struct nmport_d *bad = nmport_open("vale0:g@60000");
-	CHECK(bad == NULL && errno == EINVAL, "vale0:g@60000: %s", strerror(errno));
-	if (bad)
-		nmport_close(bad);
+	t_open_fails("vale0:g@60000", EINVAL);
 	/* a port in a shared region still switches by copy */
-	queue(d, 1);
-	CHECK(ioctl(d->fd, NIOCTXSYNC, NULL) == 0, "txsync");
+	vt_send(d, vt_bcast, 1, 1, 60);
 	CHECK(recv_one(a, NULL) == 1 && recv_one(b, NULL) == 1, "d's broadcast on vale0");
-	queue(e, 2);
-	CHECK(ioctl(e->fd, NIOCTXSYNC, NULL) == 0, "txsync");
+	vt_send(e, vt_bcast, 2, 2, 60);
 	CHECK(recv_one(c, NULL) == 2, "e's broadcast on vale1");
 
 	/* pipes of vale0:p */
-	struct nmport_d *p = vopen("vale0:p");
+	struct nmport_d *p = t_open("vale0:p");
 	uint16_t mp = p->reg.nr_mem_id;
 	CHECK(mp != ma && mp != mb && mp != mc, "vale0:p shares a region: %u", mp);
-	struct nmport_d *pm = vopen("vale0:p{1"), *ps = vopen("vale0:p}1");
+	struct nmport_d *pm = t_open("vale0:p{1"), *ps = t_open("vale0:p}1");
 	CHECK(pm->reg.nr_mem_id == mp, "vale0:p{1 in mem %u, vale0:p in %u", pm->reg.nr_mem_id, mp);
 	CHECK(ps->reg.nr_mem_id == mp, "vale0:p}1 in mem %u, vale0:p in %u", ps->reg.nr_mem_id, mp);
-	struct nmport_d *pm2 = vopen("vale0:p{2");
+	struct nmport_d *pm2 = t_open("vale0:p{2");
 	CHECK(pm2->reg.nr_mem_id == mp, "vale0:p{2 in mem %u", pm2->reg.nr_mem_id);
 	/* the pipe moves frames zero-copy */
 	struct netmap_ring *t = NETMAP_TXRING(pm->nifp, 0);
 	uint32_t txbuf = t->slot[t->head].buf_idx, rxbuf = 0;
-	queue(pm, 3);
-	CHECK(ioctl(pm->fd, NIOCTXSYNC, NULL) == 0, "pipe txsync");
+	vt_send(pm, vt_bcast, 3, 3, 60);
 	CHECK(recv_one(ps, &rxbuf) == 3, "frame through vale0:p{1 -> }1");
 	CHECK(rxbuf == txbuf, "pipe copied: tx buffer %u, rx buffer %u", txbuf, rxbuf);
 	/* pipe frames do not enter the switch; the switch port still works */
 	CHECK(recv_one(a, NULL) == UINT32_MAX && recv_one(p, NULL) == UINT32_MAX,
 	      "pipe frame leaked into the switch");
-	queue(p, 4);
-	CHECK(ioctl(p->fd, NIOCTXSYNC, NULL) == 0, "txsync");
+	vt_send(p, vt_bcast, 4, 4, 60);
 	CHECK(recv_one(a, NULL) == 4 && recv_one(b, NULL) == 4, "vale0:p still switches");
 	CHECK(recv_one(ps, NULL) == UINT32_MAX, "switch frame on the pipe");
-	queue(a, 5);
-	CHECK(ioctl(a->fd, NIOCTXSYNC, NULL) == 0, "txsync");
+	vt_send(a, vt_bcast, 5, 5, 60);
 	CHECK(recv_one(p, NULL) == 5, "vale0:p receives from the switch");
 
 	nmport_close(pm2);
