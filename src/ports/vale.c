@@ -156,6 +156,18 @@ static int sw_get(uint32_t swi, struct swmap **out)
 	return 0;
 }
 
+static void sw_put(struct swmap *s);
+
+/* may this process use switch `swi`? (its file opens read-write) */
+static int sw_access(uint32_t swi)
+{
+	struct swmap *sm;
+	int ret = sw_get(swi, &sm);
+	if (ret == 0)
+		sw_put(sm);
+	return ret;
+}
+
 static void sw_put(struct swmap *s)
 {
 	if (s == NULL)
@@ -237,6 +249,16 @@ static int parse(const char *name, char sw[16], char port[16])
 	sw[c - name] = '\0';
 	memcpy(port, c + 1, pl + 1);
 	return 0;
+}
+
+/* parse() for requests that only take VALE names */
+static int parse_vale(const char *name, char sw[16], char port[16])
+{
+	if (!unm_vale_name(name)) {
+		unm_seterr("%s: not a VALE name", name);
+		return -EINVAL;
+	}
+	return parse(name, sw, port);
 }
 
 static int sw_find(const char *sw)
@@ -1279,11 +1301,9 @@ int unm_vale_lookup_locked(const char *name, struct nmreq_register *req, bool cr
 		unm_vale_fault_init();
 	int swi = sw_find(sw);
 	if (swi >= 0) {
-		struct swmap *sm;
 		/* the switch's file mode is who may use it */
-		if ((ret = sw_get((uint32_t)swi, &sm)) < 0)
+		if ((ret = sw_access((uint32_t)swi)) < 0)
 			return ret;
-		sw_put(sm);
 		struct unm_vale_ent *e = &r->vale[swi];
 		for (uint32_t j = 0; j < UNM_VALE_MAXPORTS; j++) {
 			uint32_t pi = e->port[j];
@@ -1406,11 +1426,7 @@ static int do_attach(struct nmreq_header *hdr, struct nmreq_vale_attach *b)
 {
 	struct unm_registry *r = unm_registry();
 	char sw[16], pn[16];
-	if (!unm_vale_name(hdr->nr_name)) {
-		unm_seterr("%s: not a VALE name", hdr->nr_name);
-		return -EINVAL;
-	}
-	int ret = parse(hdr->nr_name, sw, pn);
+	int ret = parse_vale(hdr->nr_name, sw, pn);
 	if (ret < 0)
 		return ret;
 	struct unm_port *p = persist_find(pn);
@@ -1426,12 +1442,8 @@ static int do_attach(struct nmreq_header *hdr, struct nmreq_vale_attach *b)
 		return ret;
 	uint32_t pidx = (uint32_t)(p - r->ports);
 	int swi = sw_find(sw);
-	if (swi >= 0) {
-		struct swmap *sm;
-		if ((ret = sw_get((uint32_t)swi, &sm)) < 0)
-			return ret;
-		sw_put(sm);
-	}
+	if (swi >= 0 && (ret = sw_access((uint32_t)swi)) < 0)
+		return ret;
 	for (int a = 0; a < 2; a++) {
 		if (swi >= 0 && p->sw[a] == swi) {
 			unm_seterr("%s is already attached to %s", pn, sw);
@@ -1465,11 +1477,7 @@ static int do_detach(struct nmreq_header *hdr, struct nmreq_vale_detach *b)
 {
 	struct unm_registry *r = unm_registry();
 	char sw[16], pn[16];
-	if (!unm_vale_name(hdr->nr_name)) {
-		unm_seterr("%s: not a VALE name", hdr->nr_name);
-		return -EINVAL;
-	}
-	int ret = parse(hdr->nr_name, sw, pn);
+	int ret = parse_vale(hdr->nr_name, sw, pn);
 	if (ret < 0)
 		return ret;
 	int swi = sw_find(sw);
@@ -1477,10 +1485,8 @@ static int do_detach(struct nmreq_header *hdr, struct nmreq_vale_detach *b)
 		unm_seterr("no switch %s", sw);
 		return -ENXIO;
 	}
-	struct swmap *sm;
-	if ((ret = sw_get((uint32_t)swi, &sm)) < 0)
+	if ((ret = sw_access((uint32_t)swi)) < 0)
 		return ret;
-	sw_put(sm);
 	struct unm_port *p = persist_find(pn);
 	int a = -1;
 	if (p != NULL)
