@@ -26,15 +26,35 @@
 
 static inline uint32_t prv(uint32_t i, uint32_t n) { return i == 0 ? n - 1 : i - 1; }
 
-/* every slot holds a valid buffer index and a length that fits it;
- * branch-free so that the compiler can vectorise it */
+/* every slot holds a valid buffer index and a length that fits it, and
+ * none is NS_INDIRECT; branch-free so that the compiler can vectorise it */
 static inline bool slots_valid(const struct netmap_slot *s, uint32_t cnt, uint32_t nbufs,
 			       uint32_t bufsize)
 {
 	uint32_t bad = 0;
 	for (uint32_t j = 0; j < cnt; j++)
-		bad |= (uint32_t)(s[j].buf_idx - 2 >= nbufs - 2) | (uint32_t)(s[j].len > bufsize);
+		bad |= (uint32_t)(s[j].buf_idx - 2 >= nbufs - 2) | (uint32_t)(s[j].len > bufsize) |
+		       (uint32_t)(s[j].flags & NS_INDIRECT);
 	return bad == 0;
+}
+
+/* The slow path of slots_valid(): NS_INDIRECT slots have their payload
+ * copied from the sender's memory (slot.ptr) into the slot's own buffer at
+ * publish time, since the receiver cannot read the sender's pointer; the
+ * flag is cleared.  False if a slot is invalid. */
+static bool slots_fix_indirect(struct netmap_slot *s, uint32_t cnt, char *buf_base,
+			       uint32_t nbufs, uint32_t bufsize)
+{
+	for (uint32_t j = 0; j < cnt; j++) {
+		if (s[j].buf_idx - 2 >= nbufs - 2 || s[j].len > bufsize)
+			return false;
+		if (s[j].flags & NS_INDIRECT) {
+			memcpy(buf_base + (uint64_t)s[j].buf_idx * bufsize,
+			       (const void *)(uintptr_t)s[j].ptr, s[j].len);
+			s[j].flags &= (uint16_t)~NS_INDIRECT;
+		}
+	}
+	return true;
 }
 
 /* the run of released slots still holds the buffers it arrived with */
@@ -96,7 +116,9 @@ static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 		/* at most two contiguous runs: [i, end) and [0, lim) */
 		while (i != lim) {
 			uint32_t end = lim > i ? lim : n;
-			if (unm_unlikely(!slots_valid(&ring->slot[i], end - i, nbufs, bufsize))) {
+			if (unm_unlikely(!slots_valid(&ring->slot[i], end - i, nbufs, bufsize)) &&
+			    !slots_fix_indirect(&ring->slot[i], end - i,
+						f->map->base + f->map->meta->buf_off, nbufs, bufsize)) {
 				unm_ring_reinit(k, nbufs, bufsize);
 				return -1;
 			}

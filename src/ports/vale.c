@@ -716,6 +716,16 @@ struct src_view {
 	uint32_t buf_size;
 };
 
+/* Payload of a TX slot: its buffer, or for NS_INDIRECT the sender's own
+ * memory at slot.ptr (as netmap; an invalid pointer faults in the sender,
+ * the only process that dereferences it). */
+static inline const char *src_data(const struct src_view *sv, const struct netmap_slot *ss)
+{
+	if (unm_unlikely(ss->flags & NS_INDIRECT))
+		return (const char *)(uintptr_t)ss->ptr;
+	return sv->buf_base + (uint64_t)ss->buf_idx * sv->buf_size;
+}
+
 /* frames on lists a and b (drop accounting only) */
 static uint32_t list_count(const struct vtx *t, uint16_t a, uint16_t b)
 {
@@ -831,9 +841,11 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 			uint32_t didx = UNM_READ_ONCE(ds->buf_idx);
 			uint32_t len = ss->len;
 			if (unm_likely(didx - 2 < nb - 2 && len <= bsz)) {
-				frag_copy(dv->buf_base + (uint64_t)didx * bsz,
-					  sv->buf_base + (uint64_t)ss->buf_idx * sv->buf_size,
-					  len, bsz < sv->buf_size ? bsz : sv->buf_size);
+				/* rounding the copy up is fine inside buffers,
+				 * not past the end of a user's indirect data */
+				uint32_t room = ss->flags & NS_INDIRECT ? len :
+						bsz < sv->buf_size ? bsz : sv->buf_size;
+				frag_copy(dv->buf_base + (uint64_t)didx * bsz, src_data(sv, ss), len, room);
 			} else {
 				len = 0;	/* no room, or the receiver broke the slot */
 			}
@@ -870,8 +882,7 @@ static void forward(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 	t->nused = 0;
 	for (uint32_t i = 0; i < t->nf; i++) {
 		struct ft *x = &t->ft[i];
-		const uint8_t *buf = (const uint8_t *)sv->buf_base +
-				     (uint64_t)sv->ring->slot[x->slot].buf_idx * sv->buf_size;
+		const uint8_t *buf = (const uint8_t *)src_data(sv, &sv->ring->slot[x->slot]);
 		uint32_t d;
 		if (unm_likely(s->lookup == NULL)) {
 			d = learn_lookup(s->mac, buf, me);
@@ -983,7 +994,8 @@ static int vale_txsync(struct unm_fd *f, struct unm_kref *k)
 				const struct netmap_slot *s;
 				do {
 					s = &ring->slot[i];
-					ok &= (s->buf_idx - 2 < nbufs - 2) & (s->len <= bufsize);
+					ok &= ((s->buf_idx - 2 < nbufs - 2) |
+					       !!(s->flags & NS_INDIRECT)) & (s->len <= bufsize);
 					len += s->len;
 					cnt++;
 					i = nxt(i, n);
