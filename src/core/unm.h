@@ -77,6 +77,9 @@ struct unm_kring {
 	uint32_t excl;		/* bound with NR_EXCLUSIVE */
 	uint32_t port;		/* registry index of the owning port */
 	uint64_t ring_off;	/* offset of the netmap_ring in the region */
+	uint64_t offset_mask;	/* OFFSETS option: bits of slot.ptr holding the
+				 * data offset (also in the ring header) */
+	uint64_t offset_max;	/* largest offset honoured; bigger are clamped */
 
 	/* owner side, read by the peer: written by this ring's sync only
 	 * when it moves, so a spinning owner does not disturb the reader */
@@ -255,6 +258,13 @@ static inline uint32_t unm_bound(uint32_t v, uint32_t dflt, uint32_t lo, uint32_
 	if (v < lo)
 		return dflt;
 	return v > hi ? hi : v;
+}
+
+/* data offset of a slot of a ring registered with the OFFSETS option */
+static inline uint64_t unm_slot_offset(const struct unm_kring *kr, const struct netmap_slot *s)
+{
+	uint64_t off = s->ptr & kr->offset_mask;
+	return off > kr->offset_max ? kr->offset_max : off;
 }
 
 /* most slots a ring object of this region can hold */

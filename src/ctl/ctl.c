@@ -255,6 +255,79 @@ static void reap_dead_users(const char *name)
 	}
 }
 
+/* the options of the request being handled (set by unm_ctl) */
+static __thread struct opts *ctl_opts;
+
+static int opt_find(uint32_t type)
+{
+	for (int i = 0; ctl_opts != NULL && i < ctl_opts->n; i++)
+		if (ctl_opts->o[i]->nro_reqtype == type)
+			return i;
+	return -1;
+}
+
+/* NETMAP_REQ_OPT_OFFSETS (reference §2.4): check it against the rings to
+ * bind; 0, or a negative errno (also left in the option's status) */
+static int offsets_check(struct unm_map *m, const struct unm_port *p, const struct range *rg,
+			 int oi, uint64_t *mask_out)
+{
+	struct nmreq_opt_offsets *o = (struct nmreq_opt_offsets *)ctl_opts->o[oi];
+	uint32_t bits = o->nro_offset_bits;
+	uint64_t mask = bits == 0 || bits >= 64 ? ~0ULL : (1ULL << bits) - 1;
+	int ret = 0;
+	if (bits > 64 || o->nro_max_offset > m->meta->p.buf_size ||
+	    (o->nro_max_offset & ~mask) != 0 || o->nro_initial_offset > o->nro_max_offset) {
+		unm_seterr("offsets: bits %u, max %llu, initial %llu not valid for %u-byte buffers",
+			   bits, (unsigned long long)o->nro_max_offset,
+			   (unsigned long long)o->nro_initial_offset, m->meta->p.buf_size);
+		ret = -EINVAL;
+	}
+	for (int d = 0; d < 2 && ret == 0; d++) {
+		uint32_t first = d ? rg->rx_first : rg->tx_first, last = d ? rg->rx_last : rg->tx_last;
+		for (uint32_t i = first; i < last; i++) {
+			struct unm_kring *kr = unm_kring_ptr(m, (d ? p->rx_obj : p->tx_obj) + i);
+			if (kr->users > 0 && ((kr->offset_mask & mask) != mask ||
+					      kr->offset_max < o->nro_max_offset)) {
+				unm_seterr("offsets: a ring is in use with smaller offsets");
+				ret = -EBUSY;
+			}
+		}
+	}
+	ctl_opts->status[oi] = ret < 0 ? (uint32_t)-ret : 0;
+	*mask_out = mask;
+	return ret;
+}
+
+/* Set a ring's offsets as its first user asks (none: none). */
+static void offsets_apply(struct unm_map *m, const struct unm_port *p, const struct range *rg,
+			  int oi, uint64_t mask)
+{
+	struct nmreq_opt_offsets *o = oi >= 0 ? (struct nmreq_opt_offsets *)ctl_opts->o[oi] : NULL;
+	for (int d = 0; d < 2; d++) {
+		uint32_t first = d ? rg->rx_first : rg->tx_first, last = d ? rg->rx_last : rg->tx_last;
+		for (uint32_t i = first; i < last; i++) {
+			uint32_t obj = (d ? p->rx_obj : p->tx_obj) + i;
+			struct unm_kring *kr = unm_kring_ptr(m, obj);
+			struct netmap_ring *ring = unm_ring_ptr(m, obj);
+			if (kr->users > 1)
+				continue;	/* the first user decided */
+			kr->offset_mask = o ? mask : 0;
+			kr->offset_max = o ? o->nro_max_offset : 0;
+			*(uint64_t *)&ring->offset_mask = kr->offset_mask;
+			for (uint32_t j = 0; o != NULL && j < kr->num_slots; j++)
+				ring->slot[j].ptr = (ring->slot[j].ptr & ~mask) |
+						    (o->nro_initial_offset & mask);
+		}
+	}
+	if (o != NULL) {
+		/* the effective maximum: the first user's */
+		uint32_t obj = rg->tx_last > rg->tx_first ? p->tx_obj + rg->tx_first
+							  : p->rx_obj + rg->rx_first;
+		if (rg->tx_last > rg->tx_first || rg->rx_last > rg->rx_first)
+			o->nro_max_offset = unm_kring_ptr(m, obj)->offset_max;
+	}
+}
+
 static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_register *req)
 {
 	struct unm_registry *r = unm_registry();
@@ -312,6 +385,10 @@ static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_
 			goto out_map;
 		}
 	}
+	int oi = opt_find(NETMAP_REQ_OPT_OFFSETS);
+	uint64_t omask = 0;
+	if (oi >= 0 && (ret = offsets_check(m, p, &rg, oi, &omask)) < 0)
+		goto out_map;
 	/* netmap_if: hardware rings, then one (fake) host ring, per direction */
 	uint32_t ntx_e = p->ntx + 1, nrx_e = p->nrx + 1;
 	size_t ifsize = sizeof(struct netmap_if) + sizeof(ssize_t) * (ntx_e + nrx_e);
@@ -350,6 +427,7 @@ static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_
 	g->rx_first = rg.rx_first;
 	g->rx_last = rg.rx_last;
 	bind_rings(m, p, g, f->reg, +1);
+	offsets_apply(m, p, &rg, oi, omask);
 	p->refs++;
 	unm_mem_ref_locked(p->mem_id);
 	unm_fault("register-half");	/* counters updated, not committed */
@@ -667,7 +745,9 @@ int unm_ctl(struct unm_fd *f, struct nmreq_header *hdr)
 		/* work on a copy: the body is written back only on success */
 		if (bsz)
 			memcpy(body, (void *)(uintptr_t)hdr->nr_body, bsz);
+		ctl_opts = &os;
 		ret = reqs[t].fn(f, hdr, bsz ? body : NULL);
+		ctl_opts = NULL;
 		if (ret == 0 && t == NETMAP_REQ_REGISTER && opts_unconsumed(&os)) {
 			unm_unregister(f);
 			unm_seterr("option not supported for this port");

@@ -38,16 +38,25 @@ static inline bool slots_valid(const struct netmap_slot *s, uint32_t cnt, uint32
 	return bad == 0;
 }
 
-/* The slow path of slots_valid(): NS_INDIRECT slots have their payload
+/* The slow path of slots_valid() (and the path of rings with offsets):
+ * NS_INDIRECT slots have their payload
  * copied from the sender's memory (slot.ptr) into the slot's own buffer at
  * publish time, since the receiver cannot read the sender's pointer; the
  * flag is cleared.  False if a slot is invalid. */
-static bool slots_fix_indirect(struct netmap_slot *s, uint32_t cnt, char *buf_base,
-			       uint32_t nbufs, uint32_t bufsize)
+static bool slots_fix_indirect(const struct unm_kring *kr, struct netmap_slot *s, uint32_t cnt,
+			       char *buf_base, uint32_t nbufs, uint32_t bufsize)
 {
 	for (uint32_t j = 0; j < cnt; j++) {
 		if (s[j].buf_idx - 2 >= nbufs - 2 || s[j].len > bufsize)
 			return false;
+		/* OFFSETS option: the data starts at the slot's offset (too
+		 * big ones are clamped, as netmap does) and must still fit */
+		if (kr->offset_mask != 0 && !(s[j].flags & NS_INDIRECT)) {
+			uint64_t off = unm_slot_offset(kr, &s[j]);
+			if (off + s[j].len > bufsize)
+				return false;
+			s[j].ptr = (s[j].ptr & ~kr->offset_mask) | off;
+		}
 		if (s[j].flags & NS_INDIRECT) {
 			memcpy(buf_base + (uint64_t)s[j].buf_idx * bufsize,
 			       (const void *)(uintptr_t)s[j].ptr, s[j].len);
@@ -116,8 +125,9 @@ static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 		/* at most two contiguous runs: [i, end) and [0, lim) */
 		while (i != lim) {
 			uint32_t end = lim > i ? lim : n;
-			if (unm_unlikely(!slots_valid(&ring->slot[i], end - i, nbufs, bufsize)) &&
-			    !slots_fix_indirect(&ring->slot[i], end - i,
+			if (unm_unlikely(!slots_valid(&ring->slot[i], end - i, nbufs, bufsize) ||
+					 kr->offset_mask != 0) &&
+			    !slots_fix_indirect(kr, &ring->slot[i], end - i,
 						f->map->base + f->map->meta->buf_off, nbufs, bufsize)) {
 				unm_ring_reinit(k, nbufs, bufsize);
 				return -1;

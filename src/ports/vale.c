@@ -711,6 +711,7 @@ static inline void frag_copy(char *dst, const char *src, uint32_t len, uint32_t 
 
 struct src_view {
 	struct netmap_ring *ring;
+	const struct unm_kring *kr;	/* for the OFFSETS option */
 	uint32_t n;
 	const char *buf_base;
 	uint32_t buf_size;
@@ -723,7 +724,10 @@ static inline const char *src_data(const struct src_view *sv, const struct netma
 {
 	if (unm_unlikely(ss->flags & NS_INDIRECT))
 		return (const char *)(uintptr_t)ss->ptr;
-	return sv->buf_base + (uint64_t)ss->buf_idx * sv->buf_size;
+	const char *b = sv->buf_base + (uint64_t)ss->buf_idx * sv->buf_size;
+	if (unm_unlikely(sv->kr->offset_mask != 0))
+		b += unm_slot_offset(sv->kr, ss);
+	return b;
 }
 
 /* frames on lists a and b (drop accounting only) */
@@ -840,12 +844,18 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 			struct netmap_slot *ds = &ring->slot[pos];
 			uint32_t didx = UNM_READ_ONCE(ds->buf_idx);
 			uint32_t len = ss->len;
-			if (unm_likely(didx - 2 < nb - 2 && len <= bsz)) {
+			uint32_t doff = 0;
+			if (unm_unlikely(kr->offset_mask != 0))
+				doff = (uint32_t)unm_slot_offset(kr, ds);
+			if (unm_likely(didx - 2 < nb - 2 && len + doff <= bsz)) {
 				/* rounding the copy up is fine inside buffers,
 				 * not past the end of a user's indirect data */
 				uint32_t room = ss->flags & NS_INDIRECT ? len :
 						bsz < sv->buf_size ? bsz : sv->buf_size;
-				frag_copy(dv->buf_base + (uint64_t)didx * bsz, src_data(sv, ss), len, room);
+				if (doff != 0 || sv->kr->offset_mask != 0)
+					room = len;	/* not past a buffer's end */
+				frag_copy(dv->buf_base + (uint64_t)didx * bsz + doff, src_data(sv, ss),
+					  len, room);
 			} else {
 				len = 0;	/* no room, or the receiver broke the slot */
 			}
@@ -980,7 +990,7 @@ static int vale_txsync(struct unm_fd *f, struct unm_kref *k)
 		if (unm_unlikely(g != t->gen))
 			vtx_refresh(t, g);
 		struct src_view sv = {
-			.ring = ring, .n = n,
+			.ring = ring, .kr = kr, .n = n,
 			.buf_base = f->map->base + mt->buf_off, .buf_size = bufsize,
 		};
 		uint64_t txf = 0, txb = 0, bad = 0;
@@ -996,6 +1006,9 @@ static int vale_txsync(struct unm_fd *f, struct unm_kref *k)
 					s = &ring->slot[i];
 					ok &= ((s->buf_idx - 2 < nbufs - 2) |
 					       !!(s->flags & NS_INDIRECT)) & (s->len <= bufsize);
+					if (unm_unlikely(kr->offset_mask != 0) &&
+					    !(s->flags & NS_INDIRECT))
+						ok &= s->len + unm_slot_offset(kr, s) <= bufsize;
 					len += s->len;
 					cnt++;
 					i = nxt(i, n);
