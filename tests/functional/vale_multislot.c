@@ -240,6 +240,38 @@ static void no_room(void)
 	nmport_close(b);
 }
 
+/* a chain still open at head (its last slot has NS_MOREFRAG) is
+ * forwarded truncated at the sync, as netmap does: the slots up to head
+ * arrive as one frame whose last slot has no NS_MOREFRAG */
+static void open_chain(void)
+{
+	struct nmport_d *a = t_open("vale2:a");
+	struct nmport_d *b = t_open("vale2:b");
+	struct netmap_ring *t = NETMAP_TXRING(a->nifp, 0), *r = NETMAP_RXRING(b->nifp, 0);
+	for (unsigned k = 0; k < 2; k++) {
+		struct netmap_slot *s = &t->slot[t->head];
+		uint8_t *buf = (uint8_t *)NETMAP_BUF(t, s->buf_idx);
+		memset(buf, 0xff, 6);
+		memset(buf + 6, 0x02, 6);
+		buf[12] = 0x88;
+		buf[13] = 0xb5;
+		s->len = 100;
+		s->flags = NS_MOREFRAG;		/* never closed */
+		t->head = t->cur = nm_ring_next(t, t->head);
+	}
+	txsync(a);
+	rxsync(b);
+	CHECK(nm_ring_space(r) == 2, "open chain: %u slots arrived, want 2", nm_ring_space(r));
+	if (nm_ring_space(r) == 2) {
+		struct netmap_slot *s0 = &r->slot[r->head], *s1 = &r->slot[nm_ring_next(r, r->head)];
+		CHECK(s0->flags == (2u << 8 | NS_MOREFRAG) && s1->flags == 2u << 8 &&
+		      s0->len == 100 && s1->len == 100, "open chain flags %#x %#x lens %u %u",
+		      s0->flags, s1->flags, s0->len, s1->len);
+	}
+	nmport_close(a);
+	nmport_close(b);
+}
+
 int main(void)
 {
 	t_setup(60);
@@ -248,5 +280,6 @@ int main(void)
 	run("vale0:c@conf:slots=64", "vale0:d@conf:slots=32", 300);
 	run("vale0:e@conf:slots=16", "vale0:f@conf:slots=64", 300);
 	no_room();
+	open_chain();
 	return t_done();
 }
