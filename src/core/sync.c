@@ -18,6 +18,7 @@
  * one load of a cache line that nobody writes while nobody sleeps.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,35 @@ bool unm_busy_enter(struct unm_kring *kr)
 						   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 	return false;
 }
+
+/* The short per-ring lock of writers into a ring that several processes
+ * fill (VALE leases, monitor copies): a pid in a word.  Spins, yields now
+ * and then, and takes over a lock whose holder died. */
+void unm_kr_lock(struct unm_kring *kr)
+{
+	uint32_t me = unm_self_pid();
+	for (uint32_t spins = 1;; spins++) {
+		uint32_t cur = 0;
+		if (__atomic_load_n(&kr->lock, __ATOMIC_RELAXED) == 0 &&
+		    __atomic_compare_exchange_n(&kr->lock, &cur, me, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return;
+		__builtin_ia32_pause();
+		if ((spins & 255) == 0) {
+			cur = __atomic_load_n(&kr->lock, __ATOMIC_RELAXED);
+			/* a holder killed inside: every state change under
+			 * this lock is a single committing store, so the state
+			 * it left is consistent and the lock can be taken */
+			if (cur != 0 && cur != me && (spins & 4095) == 0 &&
+			    !unm_pid_alive((pid_t)cur) &&
+			    __atomic_compare_exchange_n(&kr->lock, &cur, me, false,
+							__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+				return;
+			sched_yield();
+		}
+	}
+}
+
 
 static inline uint32_t dist(uint32_t from, uint32_t to, uint32_t n)
 {

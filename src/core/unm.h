@@ -40,6 +40,7 @@
 #define UNM_MAX_MEMS		65536	/* indexed by mem_id (16 bit) */
 #define UNM_NAME_MAX		NETMAP_REQ_IFNAMSIZ
 #define UNM_KR_WAITERS		64	/* registrations that can sleep on one ring */
+#define UNM_KR_MONS		8	/* copy monitors per ring */
 #define UNM_MAX_RINGS		256	/* per direction of a port */
 #define UNM_MAX_SLOTS		4096
 #define UNM_DEF_SLOTS		1024
@@ -80,6 +81,16 @@ struct unm_kring {
 	uint64_t offset_mask;	/* OFFSETS option: bits of slot.ptr holding the
 				 * data offset (also in the ring header) */
 	uint64_t offset_max;	/* largest offset honoured; bigger are clamped */
+	/* copy monitors of this ring: each gets a copy of every frame that
+	 * is sent (TX) or arrives (RX) here */
+	uint32_t nmon;
+	struct unm_mon_ref {
+		uint16_t mem_id;
+		uint16_t tx;		/* copies get NS_TXMON */
+		uint32_t mem_gen;
+		uint32_t ring_obj;	/* the monitor's RX ring */
+		uint32_t port;		/* the monitor port */
+	} mon[UNM_KR_MONS];
 
 	/* owner side, read by the peer: written by this ring's sync only
 	 * when it moves, so a spinning owner does not disturb the reader */
@@ -150,6 +161,7 @@ enum unm_port_kind {
 	UNM_PORT_NULL,			/* NR_REG_NULL port */
 	UNM_PORT_VALE,			/* ephemeral VALE port valeS:P */
 	UNM_PORT_VALE_PERSIST,		/* persistent VALE port (VALE_NEWIF) */
+	UNM_PORT_MONITOR,		/* copy monitor PARENT/r, /t, /rt */
 	UNM_PORT_KIND_MAX
 };
 
@@ -183,6 +195,8 @@ struct unm_port {
 	/* VALE: switch attachments (registry switch index and port index in
 	 * that switch), UNM_NOSW when free; a persistent port can be in two */
 	uint16_t sw[2], swport[2];
+	/* monitor: the parent rings it watches, [first, last) per direction */
+	uint32_t tx_first_mon, tx_last_mon, rx_first_mon, rx_last_mon;
 };
 
 /* A VALE switch in the registry; its data-path state is the file
@@ -407,6 +421,11 @@ int unm_waiter_add_locked(struct unm_kring *kr, uint32_t reg, uint32_t gen);
 void unm_waiter_del_locked(struct unm_kring *kr, uint32_t reg, uint32_t gen);
 bool unm_busy_enter(struct unm_kring *kr);
 uint32_t unm_self_pid(void);	/* getpid(), cached (fork-safe) */
+void unm_kr_lock(struct unm_kring *kr);
+static inline void unm_kr_unlock(struct unm_kring *kr)
+{
+	__atomic_store_n(&kr->lock, 0, __ATOMIC_RELEASE);
+}
 static inline void unm_busy_exit(struct unm_kring *kr)
 {
 	unm_store_release(&kr->busy, 0);
@@ -416,6 +435,20 @@ static inline void unm_busy_exit(struct unm_kring *kr)
 extern const struct unm_port_ops unm_pipe_ops;
 extern const struct unm_port_ops unm_null_ops;
 extern const struct unm_port_ops unm_vale_ops;
+extern const struct unm_port_ops unm_mon_ops;
+int unm_mon_create_locked(const char *name, uint32_t parent, struct nmreq_register *req,
+			  const uint32_t watch[4], uint32_t *port_out);
+void unm_mon_orphans_locked(void);
+void unm_mon_copy_slow(struct unm_kring *pkr, const struct netmap_ring *pring,
+		       const char *buf_base, uint32_t buf_size, uint32_t from, uint32_t to);
+/* give the copy monitors of a ring the slots [from, to) (data in the
+ * buffers at buf_base); nothing to do in the common case */
+static inline void unm_mon_copy(struct unm_kring *pkr, const struct netmap_ring *pring,
+				const char *buf_base, uint32_t buf_size, uint32_t from, uint32_t to)
+{
+	if (unm_unlikely(UNM_READ_ONCE(pkr->nmon) != 0) && from != to)
+		unm_mon_copy_slow(pkr, pring, buf_base, buf_size, from, to);
+}
 int unm_vale_lookup_locked(const char *name, struct nmreq_register *req, bool create,
 			   bool for_register, uint32_t *port_out);
 bool unm_vale_name(const char *name);

@@ -328,6 +328,28 @@ static void offsets_apply(struct unm_map *m, const struct unm_port *p, const str
 	}
 }
 
+/* A copy monitor of port `name` (which must be in netmap mode), watching
+ * the parent rings the request's mode and ring id select. */
+static int monitor_create(const char *name, struct nmreq_register *req, uint32_t *pidx)
+{
+	uint32_t par;
+	int ret = port_lookup_locked(name, req, false, &par);
+	if (ret < 0) {
+		unm_seterr("%s: no such port in netmap mode to monitor", name);
+		return ret == -ENXIO || ret == -ENODEV ? -EINVAL : ret;
+	}
+	struct range prg;
+	if ((ret = select_rings(&unm_registry()->ports[par], req, &prg)) < 0)
+		return ret;
+	uint32_t watch[4] = {
+		req->nr_flags & NR_MONITOR_TX ? prg.tx_first : 0,
+		req->nr_flags & NR_MONITOR_TX ? prg.tx_last : 0,
+		req->nr_flags & NR_MONITOR_RX ? prg.rx_first : 0,
+		req->nr_flags & NR_MONITOR_RX ? prg.rx_last : 0,
+	};
+	return unm_mon_create_locked(name, par, req, watch, pidx);
+}
+
 static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_register *req)
 {
 	struct unm_registry *r = unm_registry();
@@ -347,13 +369,16 @@ static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_
 	unm_gc_locked(false);
 	if (req->nr_mem_id != 0 && (ret = unm_mem_get_locked(req->nr_mem_id)) < 0)
 		goto out;
-	if (req->nr_flags & (NR_MONITOR_TX | NR_MONITOR_RX | NR_ZCOPY_MON)) {
-		unm_seterr("monitor ports are not supported yet");
+	if (req->nr_flags & NR_ZCOPY_MON) {
+		unm_seterr("zero-copy monitors are not supported yet");
 		ret = -EOPNOTSUPP;
 		goto out;
 	}
 	reap_dead_users(hdr->nr_name);
-	if (req->nr_mode == NR_REG_NULL)
+	bool mon = req->nr_flags & (NR_MONITOR_TX | NR_MONITOR_RX);
+	if (mon)
+		ret = monitor_create(hdr->nr_name, req, &pidx);
+	else if (req->nr_mode == NR_REG_NULL)
 		ret = unm_null_create_locked(hdr->nr_name, req, &pidx);
 	else
 		ret = port_lookup_locked(hdr->nr_name, req, true, &pidx);
@@ -369,7 +394,9 @@ static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_
 		ret = -EIO;
 		goto out_port;
 	}
-	if ((ret = select_rings(p, req, &rg)) < 0)
+	if (mon)
+		rg = (struct range){ 0, p->ntx, 0, p->nrx };	/* all of the monitor's */
+	else if ((ret = select_rings(p, req, &rg)) < 0)
 		goto out_port;
 	struct unm_map *m = unm_map_get(p->mem_id, p->mem_gen);
 	if (m == NULL) {
@@ -818,7 +845,7 @@ int unetmap_mem_stats(uint16_t id, struct unetmap_mem_stats *st)
 static bool has_rings(uint32_t kind)
 {
 	return kind == UNM_PORT_PIPE || kind == UNM_PORT_NULL || kind == UNM_PORT_VALE ||
-	       kind == UNM_PORT_VALE_PERSIST;
+	       kind == UNM_PORT_VALE_PERSIST || kind == UNM_PORT_MONITOR;
 }
 
 /* After a process died holding the registry lock, rebuild every derived
@@ -888,7 +915,8 @@ void unm_repair_locked(void)
 	for (uint32_t i = 0; i < r->port_hwm; i++) {
 		struct unm_port *p = &r->ports[i];
 		if (p->kind == UNM_PORT_PIPE_PARENT || p->kind == UNM_PORT_NULL ||
-		    p->kind == UNM_PORT_VALE || p->kind == UNM_PORT_VALE_PERSIST)
+		    p->kind == UNM_PORT_VALE || p->kind == UNM_PORT_VALE_PERSIST ||
+		    p->kind == UNM_PORT_MONITOR)
 			users[p->mem_id]++;
 		if (p->kind == UNM_PORT_PIPE && p->parent < UNM_MAX_PORTS &&
 		    strchr(p->name, '{') != NULL && p->is_master)

@@ -116,8 +116,10 @@ void unm_port_destroy_locked(uint32_t idx)
 {
 	struct unm_port *p = &unm_registry()->ports[idx];
 	const struct unm_port_ops *ops = unm_port_ops(p->kind);
-	if (p->refs == 0 && ops != NULL && ops->destroy != NULL)
+	if (p->refs == 0 && ops != NULL && ops->destroy != NULL) {
 		ops->destroy(idx);
+		unm_mon_orphans_locked();
+	}
 }
 
 const struct unm_port_ops *unm_port_ops(uint32_t kind)
@@ -127,6 +129,7 @@ const struct unm_port_ops *unm_port_ops(uint32_t kind)
 		[UNM_PORT_NULL] = &unm_null_ops,
 		[UNM_PORT_VALE] = &unm_vale_ops,
 		[UNM_PORT_VALE_PERSIST] = &unm_vale_ops,
+		[UNM_PORT_MONITOR] = &unm_mon_ops,
 	};
 	return kind < UNM_PORT_KIND_MAX ? table[kind] : NULL;
 }

@@ -122,6 +122,7 @@ static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 		uint32_t lim = head;
 		while (lim != i && (ring->slot[prv(lim, n)].flags & NS_MOREFRAG))
 			lim = prv(lim, n);
+		uint32_t first = i;
 		/* at most two contiguous runs: [i, end) and [0, lim) */
 		while (i != lim) {
 			uint32_t end = lim > i ? lim : n;
@@ -135,6 +136,11 @@ static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 			memcpy(&rxr->slot[i], &ring->slot[i], (end - i) * sizeof(struct netmap_slot));
 			i = end == n ? 0 : end;
 		}
+		/* copy monitors: the sender's (TX) and the receiver's (RX,
+		 * at arrival) */
+		const char *base = f->map->base + f->map->meta->buf_off;
+		unm_mon_copy(kr, ring, base, bufsize, first, lim);
+		unm_mon_copy(rkr, rxr, base, bufsize, first, lim);
 		/* R1: the slots written above become visible to the receiver
 		 * before the new producer index (pairs with A1 in rxsync). */
 		unm_store_release(&rkr->hwtail, lim);

@@ -358,35 +358,8 @@ static void member_name(uint32_t swi, uint32_t pidx, char *buf, size_t len)
 
 /* ---- leases ------------------------------------------------------------------ */
 
-static void lease_lock(struct unm_kring *kr)
-{
-	uint32_t me = unm_self_pid();
-	for (uint32_t spins = 1;; spins++) {
-		uint32_t cur = 0;
-		if (__atomic_load_n(&kr->lock, __ATOMIC_RELAXED) == 0 &&
-		    __atomic_compare_exchange_n(&kr->lock, &cur, me, false, __ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED))
-			return;
-		__builtin_ia32_pause();
-		if ((spins & 255) == 0) {
-			cur = __atomic_load_n(&kr->lock, __ATOMIC_RELAXED);
-			/* a holder killed inside: every state change under
-			 * this lock is a single committing store, so the state
-			 * it left is consistent and the lock can be taken */
-			if (cur != 0 && cur != me && (spins & 4095) == 0 &&
-			    !unm_pid_alive((pid_t)cur) &&
-			    __atomic_compare_exchange_n(&kr->lock, &cur, me, false,
-							__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-				return;
-			sched_yield();
-		}
-	}
-}
-
-static inline void lease_unlock(struct unm_kring *kr)
-{
-	__atomic_store_n(&kr->lock, 0, __ATOMIC_RELEASE);
-}
+#define lease_lock(kr)		unm_kr_lock(kr)
+#define lease_unlock(kr)	unm_kr_unlock(kr)
 
 /* first slot not yet reserved */
 static inline uint32_t lease_end(const struct unm_kring *kr)
@@ -876,6 +849,8 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 		if (f == 0)
 			fault(F_MID_COPY);	/* one frame copied, the rest not */
 	}
+	/* copy monitors of the destination see the frames at arrival */
+	unm_mon_copy(kr, ring, dv->buf_base, bsz, start, (start + tslots) % n);
 	fault(F_BEFORE_PUBLISH);
 	lease_lock(kr);
 	__atomic_store_n(&e->done, 1, __ATOMIC_RELEASE);
@@ -983,6 +958,7 @@ static int vale_txsync(struct unm_fd *f, struct unm_kref *k)
 	}
 	uint32_t i = kr->hwcur;
 	if (i != head) {
+		unm_mon_copy(kr, ring, f->map->base + mt->buf_off, bufsize, i, head);
 		struct vtx *t = vtx_get(k);
 		if (unm_unlikely(t == NULL))
 			return 0;

@@ -334,14 +334,18 @@ static int netmap_ioctl(struct unm_fd *f, unsigned long req, void *arg)
 		if (!f->bound)
 			return errno = ENXIO, -1;
 		for (uint32_t i = 0; i < f->ntx; i++)
-			unm_txsync_ring(f, &f->tx[i]);
-		return 0;	/* also after a ring reset, as netmap */
+			if (unm_txsync_ring(f, &f->tx[i]) == -2)
+				ret = EIO;
+		/* 0 also after a ring reset, as netmap; -2 is an I/O error
+		 * (a monitor's TX ring, a monitor whose parent is gone) */
+		return ret ? (errno = ret, -1) : 0;
 	case NIOCRXSYNC:
 		if (!f->bound)
 			return errno = ENXIO, -1;
 		for (uint32_t i = 0; i < f->nrx; i++)
-			unm_rxsync_ring(f, &f->rx[i]);
-		return 0;
+			if (unm_rxsync_ring(f, &f->rx[i]) == -2)
+				ret = EIO;
+		return ret ? (errno = ret, -1) : 0;
 	case NIOCREGIF:
 	case NIOCGINFO:
 		pthread_mutex_lock(&f->lock);
