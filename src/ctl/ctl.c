@@ -394,8 +394,14 @@ static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_
 		ret = -EIO;
 		goto out_port;
 	}
-	if (mon)
-		rg = (struct range){ 0, p->ntx, 0, p->nrx };	/* all of the monitor's */
+	if (mon) {
+		/* the monitor's RX ring i for each watched parent ring i */
+		uint32_t lo = p->tx_first_mon < p->tx_last_mon ? p->tx_first_mon : p->rx_first_mon;
+		uint32_t hi = p->tx_last_mon > p->rx_last_mon ? p->tx_last_mon : p->rx_last_mon;
+		if (p->rx_first_mon < p->rx_last_mon && p->rx_first_mon < lo)
+			lo = p->rx_first_mon;
+		rg = (struct range){ 0, p->ntx, lo, hi > lo ? hi : lo + 1 };
+	}
 	else if ((ret = select_rings(p, req, &rg)) < 0)
 		goto out_port;
 	struct unm_map *m = unm_map_get(p->mem_id, p->mem_gen);

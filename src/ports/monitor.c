@@ -210,8 +210,10 @@ int unm_mon_create_locked(const char *name, uint32_t parent, struct nmreq_regist
 		return -EINVAL;
 	}
 	uint32_t nrx = par->ntx > par->nrx ? par->ntx : par->nrx;
-	uint32_t slots = par->tx_slots > par->rx_slots ? par->tx_slots : par->rx_slots;
-	slots = unm_bound(req->nr_rx_slots, slots, 1, UNM_MAX_SLOTS);
+	/* netmap: the parent's RX slot count (a TX ring's frames fit, or
+	 * the oldest give way as for any full monitor ring) */
+	uint32_t slots = unm_bound(req->nr_rx_slots, par->rx_slots ? par->rx_slots : par->tx_slots,
+				   1, UNM_MAX_SLOTS);
 	if (nrx == 0)
 		nrx = 1;
 	uint64_t bufs = (uint64_t)(nrx + 1) * slots + 1024;

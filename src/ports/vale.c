@@ -372,7 +372,13 @@ static inline uint32_t lease_end(const struct unm_kring *kr)
 /* Publish every leading completed reservation (lock held).  Each step
  * stores hwtail before moving lease_first, so repeating a step after a
  * crash between the two stores changes nothing. */
-static bool lease_advance(struct unm_kring *kr)
+/* where the buffers of a ring's region are (for monitor copies) */
+struct bufs {
+	const char *base;
+	uint32_t size;
+};
+
+static bool lease_advance(struct unm_kring *kr, const struct netmap_ring *ring, struct bufs b)
 {
 	bool moved = false;
 	while (kr->lease_first != kr->lease_last) {
@@ -383,6 +389,9 @@ static bool lease_advance(struct unm_kring *kr)
 		kr->rx_bytes += e->bytes;
 		e->frames = 0;
 		e->bytes = 0;
+		/* copy monitors see the frames in the order they arrive in
+		 * the ring (reservation order) */
+		unm_mon_copy(kr, ring, b.base, b.size, kr->hwtail, e->end);
 		/* R1: slots copied by whoever completed the reservation are
 		 * visible before the producer index (pairs with A1 in
 		 * rxsync) */
@@ -398,7 +407,7 @@ static bool lease_advance(struct unm_kring *kr)
 /* Complete the reservations of dead processes as zero-length slots
  * (lock held).  Called when the oldest reservation looks stuck; asks the
  * kernel about its owner at most once per STALL_NS. */
-static bool lease_reap(struct unm_kring *kr, struct netmap_ring *ring, bool now)
+static bool lease_reap(struct unm_kring *kr, struct netmap_ring *ring, struct bufs b, bool now)
 {
 	if (kr->lease_first == kr->lease_last)
 		return false;
@@ -432,15 +441,17 @@ static bool lease_reap(struct unm_kring *kr, struct netmap_ring *ring, bool now)
 		reaped = true;
 	}
 	if (reaped)
-		lease_advance(kr);
+		lease_advance(kr, ring, b);
 	return reaped;
 }
 
 /* A ring stops accepting frames: wait until reservations in flight are
  * published (or their owners found dead).  Registry lock held; senders
  * never take it while holding a reservation. */
-static void ring_close(struct unm_kring *kr, struct netmap_ring *ring)
+static void ring_close(struct unm_map *m, struct unm_kring *kr)
 {
+	struct netmap_ring *ring = unm_ring_ptr(m, kr->ring_obj);
+	struct bufs b = { m->base + m->meta->buf_off, m->meta->p.buf_size };
 	lease_lock(kr);
 	kr->open = 0;
 	lease_unlock(kr);
@@ -449,7 +460,7 @@ static void ring_close(struct unm_kring *kr, struct netmap_ring *ring)
 		lease_lock(kr);
 		bool empty = kr->lease_first == kr->lease_last;
 		if (!empty)
-			lease_reap(kr, ring, false);
+			lease_reap(kr, ring, b, false);
 		lease_unlock(kr);
 		if (empty || unm_now_ns() - t0 > DRAIN_NS)
 			break;
@@ -737,7 +748,8 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 		return;
 	}
 	if (kr->lease_first != kr->lease_last)
-		lease_reap(kr, ring, kr->lease_last - kr->lease_first >= UNM_LEASES);
+		lease_reap(kr, ring, (struct bufs){ dv->buf_base, dv->buf_size },
+			   kr->lease_last - kr->lease_first >= UNM_LEASES);
 	if (kr->lease_last - kr->lease_first >= UNM_LEASES) {
 		lease_unlock(kr);
 		skr->drop_full += list_count(t, head, bhead);
@@ -849,12 +861,10 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 		if (f == 0)
 			fault(F_MID_COPY);	/* one frame copied, the rest not */
 	}
-	/* copy monitors of the destination see the frames at arrival */
-	unm_mon_copy(kr, ring, dv->buf_base, bsz, start, (start + tslots) % n);
 	fault(F_BEFORE_PUBLISH);
 	lease_lock(kr);
 	__atomic_store_n(&e->done, 1, __ATOMIC_RELEASE);
-	lease_advance(kr);
+	lease_advance(kr, ring, (struct bufs){ dv->buf_base, bsz });
 	lease_unlock(kr);
 	unm_notify(kr);
 }
@@ -1045,7 +1055,8 @@ static int vale_rxsync(struct unm_fd *f, struct unm_kref *k)
 		/* nothing new while reservations are pending: their owner may
 		 * be dead */
 		lease_lock(kr);
-		lease_reap(kr, ring, false);
+		lease_reap(kr, ring, (struct bufs){ f->map->base + mt->buf_off, mt->p.buf_size },
+			   false);
 		lease_unlock(kr);
 		prod = unm_load_acquire(&kr->hwtail);
 	}
@@ -1088,7 +1099,7 @@ static void vale_bind(struct unm_map *m, struct unm_kring *kr)
 		kr->open = 1;
 		lease_unlock(kr);
 	} else {
-		ring_close(kr, unm_ring_ptr(m, kr->ring_obj));
+		ring_close(m, kr);
 	}
 }
 
@@ -1155,7 +1166,7 @@ static void port_rings_free(struct unm_port *p)
 	for (uint32_t i = 0; p->rx_obj != UNM_NONE && i < p->nrx; i++) {
 		struct unm_kring *kr = unm_kring_ptr(m, p->rx_obj + i);
 		if (kr->open)
-			ring_close(kr, unm_ring_ptr(m, p->rx_obj + i));
+			ring_close(m, kr);
 		kr->tag = 0;
 		unm_ring_fini(m, p->rx_obj + i, true);
 	}
