@@ -3,7 +3,7 @@
 #   scripts/deps.sh          build, tests, demo and benchmarks
 #   scripts/deps.sh --test   build and tests only (what CI needs)
 # Needs root for apt-get; otherwise it only reports what is missing.
-pkgs=(build-essential make pkg-config procps clang)
+pkgs=(build-essential make pkg-config procps clang tcpdump)
 [ "${1:-}" = "--test" ] || pkgs+=(libdpdk-dev dpdk-dev gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do
