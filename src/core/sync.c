@@ -93,10 +93,6 @@ void unm_kr_lock(struct unm_kring *kr)
 }
 
 
-static inline uint32_t dist(uint32_t from, uint32_t to, uint32_t n)
-{
-	return to >= from ? to - from : to + n - from;
-}
 
 /* TX: rhead <= head <= rtail and head <= cur <= rtail, circularly, where
  * rhead/rtail are the values of the previous sync. */
@@ -113,8 +109,8 @@ int unm_tx_prologue(struct unm_kref *k, uint32_t *head_out)
 		ring->tail = rtail;	/* the user may not write tail */
 	if (unm_unlikely(head >= n || cur >= n))
 		return -1;
-	if (unm_unlikely(dist(kr->rhead, head, n) > dist(kr->rhead, rtail, n) ||
-			 dist(head, cur, n) > dist(head, rtail, n)))
+	if (unm_unlikely(unm_dist(kr->rhead, head, n) > unm_dist(kr->rhead, rtail, n) ||
+			 unm_dist(head, cur, n) > unm_dist(head, rtail, n)))
 		return -1;
 	kr->rhead = head;
 	*head_out = head;
@@ -134,12 +130,26 @@ int unm_rx_prologue(struct unm_kref *k, uint32_t *head_out)
 		ring->tail = rtail;
 	if (unm_unlikely(head >= n || cur >= n))
 		return -1;
-	if (unm_unlikely(dist(hwcur, head, n) > dist(hwcur, rtail, n) ||
-			 dist(head, cur, n) > dist(head, rtail, n)))
+	if (unm_unlikely(unm_dist(hwcur, head, n) > unm_dist(hwcur, rtail, n) ||
+			 unm_dist(head, cur, n) > unm_dist(head, rtail, n)))
 		return -1;
 	kr->rhead = head;
 	*head_out = head;
 	return 0;
+}
+
+/* RX rings that producers fill by publishing hwtail (VALE, monitors):
+ * hand [hwcur, head) back to them and show the user what has arrived. */
+void unm_rx_import(struct unm_kref *k, uint32_t head)
+{
+	struct unm_kring *kr = k->kr;
+	/* R2: the user is done with [hwcur, head): producers may refill it */
+	if (head != kr->hwcur)
+		unm_store_release(&kr->hwcur, head);
+	/* A1: pairs with the producer's release store of hwtail */
+	uint32_t prod = unm_load_acquire(&kr->hwtail);
+	UNM_WRITE_ONCE(kr->rtail, prod);
+	unm_store_release(&k->ring->tail, prod);
 }
 
 /* Bring a ring the user broke back to a sane state: invalid buffer indices

@@ -265,6 +265,14 @@ struct unm_map {
 	uint32_t *shadow;
 };
 
+/* ring index arithmetic: next, previous, and slots from `from` to `to` */
+static inline uint32_t unm_nxt(uint32_t i, uint32_t n) { return i + 1 == n ? 0 : i + 1; }
+static inline uint32_t unm_prv(uint32_t i, uint32_t n) { return i == 0 ? n - 1 : i - 1; }
+static inline uint32_t unm_dist(uint32_t from, uint32_t to, uint32_t n)
+{
+	return to >= from ? to - from : to + n - from;
+}
+
 /* a requested count as netmap bounds it: below `lo` (e.g. 0) the default,
  * above `hi` clamped */
 static inline uint32_t unm_bound(uint32_t v, uint32_t dflt, uint32_t lo, uint32_t hi)
@@ -406,6 +414,7 @@ int unm_rxsync_ring(struct unm_fd *f, struct unm_kref *k);
 int unm_tx_prologue(struct unm_kref *k, uint32_t *head_out);
 int unm_rx_prologue(struct unm_kref *k, uint32_t *head_out);
 void unm_ring_reinit(struct unm_kref *k, uint32_t nbufs, uint32_t bufsize);
+void unm_rx_import(struct unm_kref *k, uint32_t head);
 void unm_notify_slow(struct unm_kring *kr);
 static inline void unm_notify(struct unm_kring *kr)
 {

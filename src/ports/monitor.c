@@ -20,19 +20,13 @@
 #include <string.h>
 #include "core/unm.h"
 
-static inline uint32_t nxt(uint32_t i, uint32_t n) { return i + 1 == n ? 0 : i + 1; }
-static inline uint32_t prv(uint32_t i, uint32_t n) { return i == 0 ? n - 1 : i - 1; }
-static inline uint32_t dist(uint32_t from, uint32_t to, uint32_t n)
-{
-	return to >= from ? to - from : to + n - from;
-}
 
 /* ---- copies (producer side) ---------------------------------------------------- */
 
 void unm_mon_copy_slow(struct unm_kring *pkr, const struct netmap_ring *pring,
 		       const char *buf_base, uint32_t buf_size, uint32_t from, uint32_t to)
 {
-	uint32_t pn = pkr->num_slots, cnt = dist(from, to, pn);
+	uint32_t pn = pkr->num_slots, cnt = unm_dist(from, to, pn);
 	uint32_t nmon = UNM_READ_ONCE(pkr->nmon);
 	for (uint32_t e = 0; e < nmon && e < UNM_KR_MONS; e++) {
 		struct unm_mon_ref ref;
@@ -56,12 +50,12 @@ void unm_mon_copy_slow(struct unm_kring *pkr, const struct netmap_ring *pring,
 		}
 		uint32_t n = mkr->num_slots;
 		uint32_t tail = mkr->hwtail;
-		uint32_t space = dist(tail, prv(unm_load_acquire(&mkr->hwcur), n), n);
+		uint32_t space = unm_dist(tail, unm_prv(unm_load_acquire(&mkr->hwcur), n), n);
 		/* full: the oldest of the new frames give way */
 		uint32_t skip = cnt > space ? cnt - space : 0;
 		char *mbase = m->base + m->meta->buf_off;
 		uint32_t mbsz = m->meta->p.buf_size, mnb = m->meta->p.buf_num;
-		for (uint32_t k = skip, j = (from + skip) % pn; k < cnt; k++, j = nxt(j, pn)) {
+		for (uint32_t k = skip, j = (from + skip) % pn; k < cnt; k++, j = unm_nxt(j, pn)) {
 			const struct netmap_slot *ps = &pring->slot[j];
 			struct netmap_slot *ms = &mring->slot[tail];
 			uint32_t len = ps->len < mbsz ? ps->len : mbsz;
@@ -75,7 +69,7 @@ void unm_mon_copy_slow(struct unm_kring *pkr, const struct netmap_ring *pring,
 				len = 0;
 			ms->len = (uint16_t)len;
 			ms->flags = (uint16_t)((ps->flags & ~NS_TXMON) | (ref.tx ? NS_TXMON : 0));
-			tail = nxt(tail, n);
+			tail = unm_nxt(tail, n);
 		}
 		/* R1 as in VALE: copies visible before the new tail */
 		unm_store_release(&mkr->hwtail, tail);
@@ -106,8 +100,6 @@ static int mon_txsync(struct unm_fd *f, struct unm_kref *k)
 
 static int mon_rxsync(struct unm_fd *f, struct unm_kref *k)
 {
-	struct netmap_ring *ring = k->ring;
-	struct unm_kring *kr = k->kr;
 	const struct unm_region_meta *mt = f->map->meta;
 	uint32_t head;
 
@@ -115,13 +107,9 @@ static int mon_rxsync(struct unm_fd *f, struct unm_kref *k)
 		unm_ring_reinit(k, mt->p.buf_num, mt->p.buf_size);
 		return -1;
 	}
-	if (unm_unlikely(parent_gone(kr)))
+	if (unm_unlikely(parent_gone(k->kr)))
 		return -2;
-	if (head != kr->hwcur)
-		unm_store_release(&kr->hwcur, head);
-	uint32_t prod = unm_load_acquire(&kr->hwtail);
-	UNM_WRITE_ONCE(kr->rtail, prod);
-	unm_store_release(&ring->tail, prod);
+	unm_rx_import(k, head);
 	return 0;
 }
 

@@ -24,7 +24,6 @@
 #include <string.h>
 #include "core/unm.h"
 
-static inline uint32_t prv(uint32_t i, uint32_t n) { return i == 0 ? n - 1 : i - 1; }
 
 /* every slot holds a valid buffer index and a length that fits it, and
  * none is NS_INDIRECT; branch-free so that the compiler can vectorise it */
@@ -120,8 +119,8 @@ static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 		/* publish complete packets only: stop after the last slot
 		 * without NS_MOREFRAG */
 		uint32_t lim = head;
-		while (lim != i && (ring->slot[prv(lim, n)].flags & NS_MOREFRAG))
-			lim = prv(lim, n);
+		while (lim != i && (ring->slot[unm_prv(lim, n)].flags & NS_MOREFRAG))
+			lim = unm_prv(lim, n);
 		uint32_t first = i;
 		/* at most two contiguous runs: [i, end) and [0, lim) */
 		while (i != lim) {
@@ -150,7 +149,7 @@ static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 	/* A2: read what the receiver released; pairs with R2 in rxsync, so
 	 * any buffer it handed back into our slots is seen before reuse. */
 	uint32_t cons = unm_load_acquire(&rkr->hwcur);
-	uint32_t tail = prv(cons, n);
+	uint32_t tail = unm_prv(cons, n);
 	UNM_WRITE_ONCE(kr->rtail, tail);
 	kr->tx_hwtail = tail;
 	/* release: another application thread reading tail sees the slots */
@@ -220,7 +219,7 @@ static bool pipe_ready(const struct unm_kref *k)
 		return UNM_READ_ONCE(kr->hwtail) != UNM_READ_ONCE(kr->rtail);
 	/* TX: the receiver released something, or the user queued frames */
 	uint32_t cons = UNM_READ_ONCE(k->pkr->hwcur);
-	return prv(cons, kr->num_slots) != UNM_READ_ONCE(kr->rtail) ||
+	return unm_prv(cons, kr->num_slots) != UNM_READ_ONCE(kr->rtail) ||
 	       UNM_READ_ONCE(k->ring->head) != UNM_READ_ONCE(kr->hwcur);
 }
 

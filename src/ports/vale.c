@@ -61,12 +61,6 @@ struct vale_file {
 	_Alignas(UNM_CACHELINE) uint64_t mac[MAC_ENTRIES];	/* mac48 | (port+1) << 48 */
 };
 
-static inline uint32_t nxt(uint32_t i, uint32_t n) { return i + 1 == n ? 0 : i + 1; }
-static inline uint32_t prv(uint32_t i, uint32_t n) { return i == 0 ? n - 1 : i - 1; }
-static inline uint32_t dist(uint32_t from, uint32_t to, uint32_t n)
-{
-	return to >= from ? to - from : to + n - from;
-}
 
 /* ---- fault points (crash tests) ------------------------------------------ */
 
@@ -430,7 +424,7 @@ static bool lease_reap(struct unm_kring *kr, struct netmap_ring *ring, struct bu
 		struct unm_lease *l = &kr->lease[i % UNM_LEASES];
 		if (l->done || unm_pid_alive((pid_t)l->pid))
 			continue;
-		for (uint32_t j = l->start; j != l->end; j = nxt(j, n)) {
+		for (uint32_t j = l->start; j != l->end; j = unm_nxt(j, n)) {
 			ring->slot[j].len = 0;
 			ring->slot[j].flags = 0;
 		}
@@ -758,7 +752,7 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 	uint32_t start = lease_end(kr);
 	/* A2: the receiver's released slots (pairs with R2 in rxsync) */
 	uint32_t cons = unm_load_acquire(&kr->hwcur);
-	uint32_t avail = dist(start, prv(cons, n), n);
+	uint32_t avail = unm_dist(start, unm_prv(cons, n), n);
 	/* whole frames that fit */
 	uint32_t take = 0, tslots = 0;
 	uint64_t bytes = 0;
@@ -805,7 +799,7 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 	uint32_t pos = start, nb = dv->nbufs, bsz = dv->buf_size;
 	for (uint32_t j = 0, p = start; j < tslots && j < SLOT_AHEAD; j += 4, p = (p + 4) % n)
 		unm_prefetchw(&ring->slot[p]);
-	for (uint32_t j = 0, p = start; j < tslots && j < BUF_AHEAD; j++, p = nxt(p, n)) {
+	for (uint32_t j = 0, p = start; j < tslots && j < BUF_AHEAD; j++, p = unm_nxt(p, n)) {
 		uint32_t bi = UNM_READ_ONCE(ring->slot[p].buf_idx);
 		if (bi < nb)
 			unm_prefetchw(dv->buf_base + (uint64_t)bi * bsz);
@@ -855,8 +849,8 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 			ds->len = (uint16_t)len;
 			ds->flags = (uint16_t)(x->nfrags << 8 |
 					       (k + 1 < x->nfrags ? NS_MOREFRAG : 0));
-			sj = nxt(sj, sv->n);
-			pos = nxt(pos, n);
+			sj = unm_nxt(sj, sv->n);
+			pos = unm_nxt(pos, n);
 		}
 		if (f == 0)
 			fault(F_MID_COPY);	/* one frame copied, the rest not */
@@ -997,7 +991,7 @@ static int vale_txsync(struct unm_fd *f, struct unm_kref *k)
 						ok &= s->len + unm_slot_offset(kr, s) <= bufsize;
 					len += s->len;
 					cnt++;
-					i = nxt(i, n);
+					i = unm_nxt(i, n);
 				} while ((s->flags & NS_MOREFRAG) && i != head && cnt < 255);
 				nslots += cnt;
 				if (unm_unlikely(!ok || ring->slot[start].len < 14)) {
@@ -1022,7 +1016,7 @@ static int vale_txsync(struct unm_fd *f, struct unm_kref *k)
 	}
 	/* every slot is free again right after the sync */
 	UNM_WRITE_ONCE(kr->hwcur, head);
-	uint32_t tail = prv(head, n);
+	uint32_t tail = unm_prv(head, n);
 	UNM_WRITE_ONCE(kr->rtail, tail);
 	kr->tx_hwtail = tail;
 	unm_store_release(&ring->tail, tail);
@@ -1044,24 +1038,17 @@ static int vale_rxsync(struct unm_fd *f, struct unm_kref *k)
 		head = kr->hwcur;
 		ret = -1;
 	}
-	/* R2: the user is done with [hwcur, head); senders may refill them */
-	if (head != kr->hwcur)
-		unm_store_release(&kr->hwcur, head);
-	/* A1: pairs with R1 in lease_advance() */
-	uint32_t prod = unm_load_acquire(&kr->hwtail);
-	if (prod == kr->rtail &&
+	/* nothing new while reservations are pending: their owner may be
+	 * dead (checked now and then, not at every empty sync) */
+	if (UNM_READ_ONCE(kr->hwtail) == kr->rtail &&
 	    UNM_READ_ONCE(kr->lease_first) != UNM_READ_ONCE(kr->lease_last) &&
 	    (++idle_rx_syncs & 63) == 0) {
-		/* nothing new while reservations are pending: their owner may
-		 * be dead */
 		lease_lock(kr);
 		lease_reap(kr, ring, (struct bufs){ f->map->base + mt->buf_off, mt->p.buf_size },
 			   false);
 		lease_unlock(kr);
-		prod = unm_load_acquire(&kr->hwtail);
 	}
-	UNM_WRITE_ONCE(kr->rtail, prod);
-	unm_store_release(&ring->tail, prod);
+	unm_rx_import(k, head);
 	return ret;
 }
 
@@ -1089,7 +1076,7 @@ static void vale_bind(struct unm_map *m, struct unm_kring *kr)
 		if (want && head < n) {
 			ring->cur = head;
 			kr->hwcur = kr->rhead = head;
-			kr->rtail = kr->tx_hwtail = prv(head, n);
+			kr->rtail = kr->tx_hwtail = unm_prv(head, n);
 			ring->tail = kr->rtail;
 		}
 		return;
