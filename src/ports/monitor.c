@@ -23,6 +23,30 @@
 
 /* ---- copies (producer side) ---------------------------------------------------- */
 
+/* Regions of monitors this process copied into stay mapped (one reference
+ * held here) so that a copy does not map and unmap the region each time;
+ * the least recently added gives way when the cache is full. */
+#define HOLD 16
+static struct unm_map *held[HOLD];
+static unsigned held_next;
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void hold(struct unm_map *m)
+{
+	pthread_mutex_lock(&held_lock);
+	for (unsigned i = 0; i < HOLD; i++) {
+		if (held[i] == m) {
+			pthread_mutex_unlock(&held_lock);
+			return;
+		}
+	}
+	struct unm_map *old = held[held_next];
+	held[held_next] = unm_map_get(m->mem_id, m->gen);	/* one more reference */
+	held_next = (held_next + 1) % HOLD;
+	pthread_mutex_unlock(&held_lock);
+	unm_map_put(old);
+}
+
 void unm_mon_copy_slow(struct unm_kring *pkr, const struct netmap_ring *pring,
 		       const char *buf_base, uint32_t buf_size, uint32_t from, uint32_t to)
 {
@@ -34,6 +58,7 @@ void unm_mon_copy_slow(struct unm_kring *pkr, const struct netmap_ring *pring,
 		struct unm_map *m = unm_map_get(ref.mem_id, ref.mem_gen);
 		if (m == NULL)
 			continue;	/* the monitor is gone */
+		hold(m);
 		if (ref.ring_obj >= m->meta->p.ring_num) {
 			unm_map_put(m);
 			continue;
