@@ -57,7 +57,7 @@ $(BUILD)/bin/%: $$(wildcard tools/%/*.c tools/%/*.h) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) -L$(BUILD)/lib -lunetmap $(RPATH) $(LDLIBS) -lm
 
-$(BUILD)/tests/%: tests/%.c tests/testlib.h tests/nmtest.h tests/valetest.h $(LIB)
+$(BUILD)/tests/%: tests/%.c tests/testlib.h tests/nmtest.h tests/valetest.h tests/montest.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< -L$(BUILD)/lib -lunetmap $(RPATH) $(LDLIBS) -lm
 

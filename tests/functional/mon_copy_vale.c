@@ -8,13 +8,8 @@
  * a monitor that never reads loses the oldest of the new frames and never
  * slows the parent; rxsync is EIO once the parent is gone; MOREFRAG chains
  * are copied slot by slot; copies are cut to the monitor's buffer size. */
-#include <poll.h>
-#include <stdbool.h>
-#include <sys/ioctl.h>
-#include <libnetmap.h>
-#include <unetmap.h>
 #include "testlib.h"
-#include "valetest.h"
+#include "montest.h"
 
 #define ID_A	0xa1u		/* source MAC numbers (vt_mac) */
 #define ID_B	0xb1u
@@ -24,138 +19,36 @@
 
 /* ---- frames ------------------------------------------------------------------ */
 
-/* byte k of frame `tag`: broadcast, source vt_mac(srcid), 0x88b5, the tag,
- * then a pattern */
-static uint8_t fbyte(const uint8_t *dst, uint32_t srcid, uint32_t tag, unsigned k)
+/* the first 14 bytes of a frame: dst, source vt_mac(srcid), 0x88b5 (then
+ * come the tag and a pattern: mt_fbyte()) */
+static const uint8_t *hdr(uint8_t h[14], const uint8_t *dst, uint32_t srcid)
 {
-	if (k < 6)
-		return dst[k];
-	if (k < 12) {
-		uint8_t m[6];
-		vt_mac(m, srcid);
-		return m[k - 6];
-	}
-	if (k < 14)
-		return k == 12 ? 0x88 : 0xb5;
-	if (k < 18)
-		return (uint8_t)(tag >> (8 * (k - 14)));
-	return (uint8_t)(tag * 29u + k * 11u + (k >> 8) + 3u);
-}
-
-static uint32_t fnv(const uint8_t *b, unsigned n)
-{
-	uint32_t h = 2166136261u;
-	for (unsigned i = 0; i < n; i++)
-		h = (h ^ b[i]) * 16777619u;
+	memcpy(h, dst, 6);
+	vt_mac(h + 6, srcid);
+	h[12] = 0x88;
+	h[13] = 0xb5;
 	return h;
-}
-
-/* what a slot held: the 32-bit word at byte 14 (UINT32_MAX if shorter),
- * len, flags and a hash of its bytes */
-struct rec {
-	uint32_t tag;
-	uint16_t len, flags;
-	uint32_t sum;
-};
-
-static void rec_slot(struct rec *r, struct netmap_ring *ring, const struct netmap_slot *s)
-{
-	const uint8_t *b = (const uint8_t *)NETMAP_BUF(ring, s->buf_idx);
-	unsigned n = s->len < ring->nr_buf_size ? s->len : ring->nr_buf_size;
-	r->len = s->len;
-	r->flags = s->flags;
-	r->sum = fnv(b, n);
-	r->tag = UINT32_MAX;
-	if (n >= 18)
-		memcpy(&r->tag, b + 14, sizeof(r->tag));
 }
 
 /* Queue frame `tag` of len bytes on TX ring `ring` of d as fragments of at
  * most frag bytes (the first slot's flags get `fl` too); the slots'
  * records in recs[].  Returns the number of slots (REQUIRE there is room). */
 static unsigned put(struct nmport_d *d, unsigned ring, const uint8_t *dst, uint32_t srcid,
-		    uint32_t tag, unsigned len, unsigned frag, uint16_t fl, struct rec *recs)
+		    uint32_t tag, unsigned len, unsigned frag, uint16_t fl, struct mt_rec *recs)
 {
-	struct netmap_ring *r = NETMAP_TXRING(d->nifp, ring);
-	if (frag > r->nr_buf_size)
-		frag = r->nr_buf_size;
-	unsigned nf = len == 0 ? 1 : (len + frag - 1) / frag;
-	REQUIRE(nm_ring_space(r) >= nf, "no room for %u slots in TX ring %u of %s", nf, ring,
-		d->hdr.nr_name);
-	uint32_t i = r->head;
-	for (unsigned f = 0, off = 0; f < nf; f++) {
-		struct netmap_slot *s = &r->slot[i];
-		unsigned fl_len = len - off < frag ? len - off : frag;
-		uint8_t *b = (uint8_t *)NETMAP_BUF(r, s->buf_idx);
-		for (unsigned k = 0; k < fl_len; k++)
-			b[k] = fbyte(dst, srcid, tag, off + k);
-		s->len = (uint16_t)fl_len;
-		s->flags = (uint16_t)((f + 1 < nf ? NS_MOREFRAG : 0) | (f == 0 ? fl : 0));
-		if (recs)
-			rec_slot(&recs[f], r, s);
-		off += fl_len;
-		i = nm_ring_next(r, i);
-	}
-	r->head = r->cur = i;
-	return nf;
+	uint8_t h[14];
+	return mt_put(d, ring, hdr(h, dst, srcid), tag, len, frag, fl, recs);
 }
 
 /* one single-slot broadcast frame */
 static void put1(struct nmport_d *d, unsigned ring, uint32_t srcid, uint32_t tag, unsigned len,
-		 uint16_t fl, struct rec *rec)
+		 uint16_t fl, struct mt_rec *rec)
 {
 	put(d, ring, vt_bcast, srcid, tag, len, 65535, fl, rec);
 }
 
-/* rxsync d, then record up to max of the slots waiting on its RX ring
- * `ring` (all are counted); release them all (and rxsync) if release */
-static int collect(struct nmport_d *d, unsigned ring, struct rec *out, int max, bool release)
-{
-	CHECK(ioctl(d->fd, NIOCRXSYNC, NULL) == 0, "rxsync %s: %s", d->hdr.nr_name,
-	      strerror(errno));
-	struct netmap_ring *r = NETMAP_RXRING(d->nifp, ring);
-	int n = 0;
-	uint32_t i = r->head;
-	while (i != r->tail && n < 8192) {
-		if (n < max)
-			rec_slot(&out[n], r, &r->slot[i]);
-		n++;
-		i = nm_ring_next(r, i);
-	}
-	if (release) {
-		r->head = r->cur = i;
-		ioctl(d->fd, NIOCRXSYNC, NULL);
-	}
-	return n;
-}
-
-/* how the flags of a copy must compare to the reference */
-enum flmode { FL_SAME, FL_TXMON, FL_IGNORE };
-
-/* the slots got[0..ngot) must be want[0..nwant): same tag, len, bytes, and
- * flags as mode says */
-static void expect_recs(const char *what, const struct rec *got, int ngot, const struct rec *want,
-			int nwant, enum flmode mode)
-{
-	CHECK(ngot == nwant, "%s: %d slot(s), want %d", what, ngot, nwant);
-	int bad = 0;
-	for (int i = 0; i < ngot && i < nwant && bad < 5; i++) {
-		const struct rec *g = &got[i], *w = &want[i];
-		uint16_t wf = mode == FL_TXMON ? (uint16_t)(w->flags | NS_TXMON) : w->flags;
-		bool ok = g->tag == w->tag && g->len == w->len && g->sum == w->sum &&
-			  (mode == FL_IGNORE || g->flags == wf);
-		if (!ok) {
-			bad++;
-			CHECK(0, "%s: slot %d: tag %#x len %u flags %#x%s, want tag %#x len %u"
-			      " flags %#x", what, i, g->tag, g->len, g->flags,
-			      g->sum != w->sum ? " (bytes differ)" : "", w->tag, w->len,
-			      mode == FL_IGNORE ? g->flags : wf);
-		}
-	}
-}
-
 /* the copies of received frames: never NS_TXMON */
-static void expect_no_txmon(const char *what, const struct rec *got, int n)
+static void expect_no_txmon(const char *what, const struct mt_rec *got, int n)
 {
 	for (int i = 0; i < n; i++)
 		if (got[i].flags & NS_TXMON) {
@@ -163,39 +56,6 @@ static void expect_no_txmon(const char *what, const struct rec *got, int n)
 			      got[i].flags);
 			break;
 		}
-}
-
-/* rxsync, count what waits on RX ring `ring` of d and release it */
-static int drain(struct nmport_d *d, unsigned ring)
-{
-	static struct rec junk[1];
-	return collect(d, ring, junk, 0, true);
-}
-
-/* geometry of monitor m of parent p */
-static void check_geometry(const char *what, struct nmport_d *m, struct nmport_d *p)
-{
-	unsigned want = p->reg.nr_tx_rings > p->reg.nr_rx_rings ? p->reg.nr_tx_rings
-								 : p->reg.nr_rx_rings;
-	CHECK(m->reg.nr_rx_rings == want, "%s: %u RX rings, want %u (parent %u tx, %u rx)", what,
-	      m->reg.nr_rx_rings, want, p->reg.nr_tx_rings, p->reg.nr_rx_rings);
-	CHECK(m->reg.nr_tx_rings == 1, "%s: %u TX rings, want 1", what, m->reg.nr_tx_rings);
-	CHECK(m->reg.nr_rx_slots == p->reg.nr_rx_slots, "%s: %u RX slots, want the parent's %u",
-	      what, m->reg.nr_rx_slots, p->reg.nr_rx_slots);
-	CHECK(m->reg.nr_mem_id != 0 && m->reg.nr_mem_id != p->reg.nr_mem_id,
-	      "%s: nr_mem_id %u, parent's %u (want a region of its own)", what, m->reg.nr_mem_id,
-	      p->reg.nr_mem_id);
-	CHECK(m->first_rx_ring == 0 && m->last_rx_ring == (int)want - 1,
-	      "%s: RX rings %d..%d bound, want 0..%u", what, m->first_rx_ring, m->last_rx_ring,
-	      want - 1);
-	CHECK(ioctl(m->fd, NIOCRXSYNC, NULL) == 0, "%s: rxsync: %s", what, strerror(errno));
-	for (int i = m->first_rx_ring; i <= m->last_rx_ring && i < 64; i++) {
-		struct netmap_ring *r = NETMAP_RXRING(m->nifp, i);
-		CHECK(r->num_slots == p->reg.nr_rx_slots, "%s: RX ring %d has %u slots, want %u",
-		      what, i, r->num_slots, p->reg.nr_rx_slots);
-		CHECK(nm_ring_empty(r), "%s: RX ring %d not empty at start (%u slots)", what, i,
-		      nm_ring_space(r));
-	}
 }
 
 /* ---- the tests ------------------------------------------------------------- */
@@ -206,9 +66,9 @@ static void basic(void)
 	struct nmport_d *a = t_open("vale0:a"), *b = t_open("vale0:b");
 	struct nmport_d *mat = t_open("vale0:a/t"), *mbr = t_open("vale0:b/r");
 	struct nmport_d *mart = t_open("vale0:a/rt");
-	check_geometry("vale0:a/t", mat, a);
-	check_geometry("vale0:b/r", mbr, b);
-	check_geometry("vale0:a/rt", mart, a);
+	mt_check_geometry("vale0:a/t", mat, a);
+	mt_check_geometry("vale0:b/r", mbr, b);
+	mt_check_geometry("vale0:a/rt", mart, a);
 	CHECK(NETMAP_RXRING(mat->nifp, 0)->nr_buf_size >= 2048, "a/t buffers of %u bytes",
 	      NETMAP_RXRING(mat->nifp, 0)->nr_buf_size);
 
@@ -217,42 +77,42 @@ static void basic(void)
 	int np = unetmap_vale_stats("vale0", st, 8);
 	CHECK(np == 2, "vale0 lists %d ports with 3 monitors open, want 2 (a, b)", np);
 
-	struct rec sent[16], got[64], brx[32], arx[16];
+	struct mt_rec sent[16], got[64], brx[32], arx[16];
 	uint32_t tag = 0x100;
 	/* a -> b: 10 frames of various lengths, some with NS_REPORT */
 	for (int i = 0; i < 10; i++)
 		put1(a, 0, ID_A, tag++, 60 + 137u * (unsigned)i, i % 3 == 0 ? NS_REPORT : 0,
 		     &sent[i]);
-	CHECK(collect(mat, 0, got, 64, false) == 0, "a/t: frames seen before a's txsync");
-	CHECK(collect(mart, 0, got, 64, false) == 0, "a/rt: frames seen before a's txsync");
+	CHECK(mt_collect(mat, 0, got, 64, false) == 0, "a/t: frames seen before a's txsync");
+	CHECK(mt_collect(mart, 0, got, 64, false) == 0, "a/rt: frames seen before a's txsync");
 	vt_txsync_free(a, "a -> b");
-	int n = collect(mat, 0, got, 64, true);
-	expect_recs("a/t after a's txsync", got, n, sent, 10, FL_TXMON);
-	n = collect(mart, 0, got, 64, true);
-	expect_recs("a/rt after a's txsync", got, n, sent, 10, FL_TXMON);
+	int n = mt_collect(mat, 0, got, 64, true);
+	mt_expect_recs("a/t after a's txsync", got, n, sent, 10, FL_TXMON);
+	n = mt_collect(mart, 0, got, 64, true);
+	mt_expect_recs("a/rt after a's txsync", got, n, sent, 10, FL_TXMON);
 	/* b has not synced: the copies are there at arrival */
-	int nm = collect(mbr, 0, got, 64, true);
-	int nb = collect(b, 0, brx, 32, true);
-	expect_recs("b (receiver)", brx, nb, sent, 10, FL_IGNORE);
+	int nm = mt_collect(mbr, 0, got, 64, true);
+	int nb = mt_collect(b, 0, brx, 32, true);
+	mt_expect_recs("b (receiver)", brx, nb, sent, 10, FL_IGNORE);
 	expect_no_txmon("b's own RX slots", brx, nb);
-	expect_recs("b/r before b read (vs b's slots)", got, nm, brx, nb, FL_SAME);
-	CHECK(drain(mbr, 0) == 0 && drain(mat, 0) == 0 && drain(mart, 0) == 0,
+	mt_expect_recs("b/r before b read (vs b's slots)", got, nm, brx, nb, FL_SAME);
+	CHECK(mt_drain(mbr, 0) == 0 && mt_drain(mat, 0) == 0 && mt_drain(mart, 0) == 0,
 	      "monitors got frames twice");
 
 	/* b -> a: RX copies on a/rt only */
 	for (int i = 0; i < 5; i++)
 		put1(b, 0, ID_B, tag++, 80 + (unsigned)i, 0, &sent[i]);
 	vt_txsync_free(b, "b -> a");
-	n = collect(mart, 0, got, 64, true);
-	int na = collect(a, 0, arx, 16, true);
-	expect_recs("a (receiver)", arx, na, sent, 5, FL_IGNORE);
-	expect_recs("a/rt: frames received by a (vs a's slots)", got, n, arx, na, FL_SAME);
+	n = mt_collect(mart, 0, got, 64, true);
+	int na = mt_collect(a, 0, arx, 16, true);
+	mt_expect_recs("a (receiver)", arx, na, sent, 5, FL_IGNORE);
+	mt_expect_recs("a/rt: frames received by a (vs a's slots)", got, n, arx, na, FL_SAME);
 	expect_no_txmon("a/rt: frames received by a", got, n);
-	CHECK(drain(mat, 0) == 0, "a/t sees frames a received");
-	CHECK(drain(mbr, 0) == 0, "b/r sees frames b sent");
+	CHECK(mt_drain(mat, 0) == 0, "a/t sees frames a received");
+	CHECK(mt_drain(mbr, 0) == 0, "b/r sees frames b sent");
 
 	/* a/rt interleaves both directions in event order */
-	struct rec want[8];
+	struct mt_rec want[8];
 	uint32_t order[6];
 	for (int i = 0; i < 3; i++) {
 		order[i] = tag;
@@ -267,7 +127,7 @@ static void basic(void)
 	order[5] = tag;
 	put1(a, 0, ID_A, tag++, 64, 0, NULL);
 	vt_txsync_free(a, "a x1");
-	n = collect(mart, 0, got, 64, true);
+	n = mt_collect(mart, 0, got, 64, true);
 	CHECK(n == 6, "a/rt: %d frames after 4 sent + 2 received, want 6", n);
 	for (int i = 0; i < n && i < 6; i++) {
 		bool tx = i != 3 && i != 4;
@@ -276,30 +136,43 @@ static void basic(void)
 		CHECK(!!(got[i].flags & NS_TXMON) == tx, "a/rt: frame %d (%s) flags %#x", i,
 		      tx ? "sent by a" : "received by a", got[i].flags);
 	}
-	drain(a, 0);
-	drain(b, 0);
-	drain(mat, 0);
-	drain(mbr, 0);
+	mt_drain(a, 0);
+	mt_drain(b, 0);
+	mt_drain(mat, 0);
+	mt_drain(mbr, 0);
 
 	/* a frame the switch drops (10 bytes) is still a frame a pushed */
 	put1(a, 0, ID_A, tag++, 10, 0, &want[0]);
 	vt_txsync_free(a, "runt");
-	n = collect(mat, 0, got, 64, true);
-	expect_recs("a/t: a 10-byte frame the switch drops", got, n, want, 1, FL_TXMON);
-	CHECK(drain(b, 0) == 0, "b got a 10-byte frame");
-	CHECK(drain(mbr, 0) == 0, "b/r saw a 10-byte frame b never got");
-	drain(mart, 0);
+	n = mt_collect(mat, 0, got, 64, true);
+	mt_expect_recs("a/t: a 10-byte frame the switch drops", got, n, want, 1, FL_TXMON);
+	CHECK(mt_drain(b, 0) == 0, "b got a 10-byte frame");
+	CHECK(mt_drain(mbr, 0) == 0, "b/r saw a 10-byte frame b never got");
+	mt_drain(mart, 0);
 
 	/* frames a pushes while it is the only port are copied too */
 	nmport_close(mbr);
 	nmport_close(b);
 	put1(a, 0, ID_A, tag++, 70, 0, &want[0]);
 	vt_txsync_free(a, "alone");
-	n = collect(mat, 0, got, 64, true);
-	expect_recs("a/t: a frame nobody receives", got, n, want, 1, FL_TXMON);
+	n = mt_collect(mat, 0, got, 64, true);
+	mt_expect_recs("a/t: a frame nobody receives", got, n, want, 1, FL_TXMON);
 	nmport_close(mart);
 	nmport_close(mat);
 	nmport_close(a);
+}
+
+/* the monitors in another process: frames 0x300.. on a/t (g1) and b/r (g2) */
+static void ab_gathered(int n1, const struct mt_rec *g1, int n2, const struct mt_rec *g2)
+{
+	CHECK(n1 == 20 && n2 == 20, "monitors in another process got %d (a/t) and %d (b/r)"
+	      " frames, want 20", n1, n2);
+	for (int j = 0; j < 20 && j < n1; j++)
+		CHECK(g1[j].tag == 0x300u + (unsigned)j && g1[j].flags == NS_TXMON,
+		      "other process, a/t frame %d: tag %#x flags %#x", j, g1[j].tag, g1[j].flags);
+	for (int j = 0; j < 20 && j < n2; j++)
+		CHECK(g2[j].tag == 0x300u + (unsigned)j, "other process, b/r frame %d: tag %#x", j,
+		      g2[j].tag);
 }
 
 /* poll() on a monitor, a sender in another process, a monitor in another
@@ -308,17 +181,13 @@ static void processes(void)
 {
 	struct nmport_d *a = t_open("vale0:a"), *b = t_open("vale0:b");
 	struct nmport_d *mat = t_open("vale0:a/t"), *mbr = t_open("vale0:b/r");
-	struct pollfd pf[2] = { { .fd = mat->fd, .events = POLLIN },
-				{ .fd = mbr->fd, .events = POLLIN } };
-	CHECK(poll(pf, 2, 0) == 0, "poll on idle monitors: ready (%x %x)", pf[0].revents,
-	      pf[1].revents);
+	struct pollfd pf[2];
+	mt_poll_idle(pf, mat, mbr);
 	put1(a, 0, ID_A, 0x200, 60, 0, NULL);
 	vt_txsync_free(a, "poll");
-	int r = poll(pf, 2, 1000);
-	CHECK(r == 2 && (pf[0].revents & POLLIN) && (pf[1].revents & POLLIN),
-	      "poll after a frame: %d (revents %x %x), want both POLLIN", r, pf[0].revents,
-	      pf[1].revents);
-	CHECK(drain(mat, 0) == 1 && drain(mbr, 0) == 1 && drain(b, 0) == 1, "one frame each");
+	mt_poll_ready(pf);
+	CHECK(mt_drain(mat, 0) == 1 && mt_drain(mbr, 0) == 1 && mt_drain(b, 0) == 1,
+	      "one frame each");
 
 	/* monitors asleep in poll() are woken by a sender in another process */
 	pid_t pid = fork();
@@ -328,87 +197,26 @@ static void processes(void)
 		put1(a, 0, ID_A, 0x201, 60, 0, NULL);
 		_exit(ioctl(a->fd, NIOCTXSYNC, NULL) == 0 ? 0 : 1);
 	}
-	int64_t t0 = unm_test_now_ms();
-	bool got_t = false, got_r = false;
-	for (int k = 0; k < 100 && !(got_t && got_r) && unm_test_now_ms() - t0 < 5000; k++) {
-		pf[0].revents = pf[1].revents = 0;
-		pf[0].events = got_t ? 0 : POLLIN;
-		pf[1].events = got_r ? 0 : POLLIN;
-		poll(pf, 2, 5000);
-		got_t = got_t || (pf[0].revents & POLLIN);
-		got_r = got_r || (pf[1].revents & POLLIN);
-	}
-	int64_t dt = unm_test_now_ms() - t0;
-	CHECK(got_t && got_r, "monitors asleep in poll: a/t %s, b/r %s after %lld ms",
-	      got_t ? "woken" : "NOT woken", got_r ? "woken" : "NOT woken", (long long)dt);
-	CHECK(dt < 3000, "woken after %lld ms", (long long)dt);
-	int st = 0;
-	waitpid(pid, &st, 0);
-	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sender child failed (%#x)", st);
-	struct rec got[8];
-	int n = collect(mat, 0, got, 8, true);
+	mt_poll_woken(pf, "a/t", "b/r", pid);
+	struct mt_rec got[8];
+	int n = mt_collect(mat, 0, got, 8, true);
 	CHECK(n == 1 && got[0].tag == 0x201 && got[0].flags == NS_TXMON,
 	      "a/t after the child's txsync: %d frame(s), tag %#x flags %#x", n,
 	      n ? got[0].tag : 0, n ? got[0].flags : 0);
-	n = collect(mbr, 0, got, 8, true);
+	n = mt_collect(mbr, 0, got, 8, true);
 	CHECK(n == 1 && got[0].tag == 0x201, "b/r after the child's txsync: %d frame(s)", n);
-	drain(b, 0);
+	mt_drain(b, 0);
 
 	/* monitors opened by another process after a and b, fed by this one */
-	int ready[2];
-	REQUIRE(pipe(ready) == 0, "pipe");
-	pid = fork();
-	REQUIRE(pid >= 0, "fork");
-	if (pid == 0) {
-		close(ready[0]);
-		struct nmport_d *m1 = nmport_open("vale0:a/t"), *m2 = nmport_open("vale0:b/r");
-		char c = m1 && m2 ? 'r' : 'e';
-		if (write(ready[1], &c, 1) != 1 || c == 'e')
-			_exit(2);
-		struct rec cg[64];
-		int n1 = 0, n2 = 0;
-		int64_t c0 = unm_test_now_ms();
-		for (int k = 0; k < 1000 && (n1 < 20 || n2 < 20) && unm_test_now_ms() - c0 < 5000;
-		     k++) {
-			struct pollfd cp[2] = { { .fd = m1->fd, .events = POLLIN },
-						{ .fd = m2->fd, .events = POLLIN } };
-			poll(cp, 2, 100);
-			struct rec tmp[32];
-			int k1 = collect(m1, 0, tmp, 32, true);
-			for (int j = 0; j < k1 && n1 + j < 32; j++)
-				cg[n1 + j] = tmp[j];
-			n1 += k1;
-			int k2 = collect(m2, 0, tmp, 32, true);
-			for (int j = 0; j < k2 && n2 + j < 32; j++)
-				cg[32 + n2 + j] = tmp[j];
-			n2 += k2;
-		}
-		CHECK(n1 == 20 && n2 == 20, "monitors in another process got %d (a/t) and %d (b/r)"
-		      " frames, want 20", n1, n2);
-		for (int j = 0; j < 20 && j < n1; j++)
-			CHECK(cg[j].tag == 0x300u + (unsigned)j && cg[j].flags == NS_TXMON,
-			      "other process, a/t frame %d: tag %#x flags %#x", j, cg[j].tag,
-			      cg[j].flags);
-		for (int j = 0; j < 20 && j < n2; j++)
-			CHECK(cg[32 + j].tag == 0x300u + (unsigned)j,
-			      "other process, b/r frame %d: tag %#x", j, cg[32 + j].tag);
-		_exit(t_failures ? 1 : 0);
-	}
-	close(ready[1]);
-	char c = 0;
-	CHECK(read(ready[0], &c, 1) == 1 && c == 'r', "child could not open the monitors");
-	close(ready[0]);
-	if (c == 'r') {
+	if (mt_fork_gatherer("vale0:a/t", "vale0:b/r", ab_gathered, &pid)) {
 		for (uint32_t j = 0; j < 20; j++) {
 			put1(a, 0, ID_A, 0x300 + j, 60 + j, 0, NULL);
 			if (j == 6 || j == 19)
 				vt_txsync_free(a, "to the other process's monitors");
 		}
-		CHECK(drain(b, 0) == 20, "b did not get the 20 frames");
+		CHECK(mt_drain(b, 0) == 20, "b did not get the 20 frames");
 	}
-	st = 0;
-	waitpid(pid, &st, 0);
-	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "monitoring child failed (status %#x)", st);
+	mt_wait_child(pid, "monitoring child");
 	nmport_close(mat);
 	nmport_close(mbr);
 	nmport_close(a);
@@ -428,8 +236,8 @@ static void rings(void)
 	REQUIRE(d->reg.nr_tx_rings == 2, "d has %u tx rings", d->reg.nr_tx_rings);
 	struct nmport_d *mc = t_open("vale1:c/rt"), *me = t_open("vale1:e/r");
 	struct nmport_d *mc1t = t_open("vale1:c-1/t"), *mc1r = t_open("vale1:c-1/r");
-	check_geometry("vale1:c/rt (3 tx, 2 rx)", mc, c);
-	check_geometry("vale1:e/r (1 tx, 4 rx)", me, e);
+	mt_check_geometry("vale1:c/rt (3 tx, 2 rx)", mc, c);
+	mt_check_geometry("vale1:e/r (1 tx, 4 rx)", me, e);
 	CHECK(mc1t->reg.nr_rx_rings == 3, "vale1:c-1/t: %u RX rings, want 3",
 	      mc1t->reg.nr_rx_rings);
 	CHECK(mc1t->first_rx_ring == 1 && mc1t->last_rx_ring == 1,
@@ -463,10 +271,10 @@ static void rings(void)
 		put(cases[k].from, cases[k].txring, cases[k].dst, cases[k].src, tag, 60, 65535, 0,
 		    NULL);
 		vt_txsync_free(cases[k].from, cases[k].what);
-		struct rec got[8];
+		struct mt_rec got[8];
 		CHECK(ioctl(mc->fd, NIOCRXSYNC, NULL) == 0, "rxsync c/rt");
 		for (int ri = 0; ri < 3; ri++) {
-			int n = collect(mc, (unsigned)ri, got, 8, true);
+			int n = mt_collect(mc, (unsigned)ri, got, 8, true);
 			int want = ri == cases[k].mc_ring;
 			CHECK(n == want, "%s: c/rt RX ring %d has %d frame(s), want %d", cases[k].what,
 			      ri, n, want);
@@ -475,35 +283,35 @@ static void rings(void)
 				      "%s: c/rt ring %d: tag %#x flags %#x", cases[k].what, ri,
 				      got[0].tag, got[0].flags);
 		}
-		int n = collect(mc1t, 1, got, 8, true);
+		int n = mt_collect(mc1t, 1, got, 8, true);
 		CHECK(n == (int)cases[k].on_c1t, "%s: c-1/t has %d frame(s), want %d", cases[k].what,
 		      n, (int)cases[k].on_c1t);
 		if (n == 1 && cases[k].on_c1t)
 			CHECK(got[0].tag == tag && got[0].flags == NS_TXMON, "%s: c-1/t tag %#x flags %#x",
 			      cases[k].what, got[0].tag, got[0].flags);
-		n = collect(mc1r, 1, got, 8, true);
+		n = mt_collect(mc1r, 1, got, 8, true);
 		CHECK(n == (int)cases[k].on_c1r, "%s: c-1/r has %d frame(s), want %d", cases[k].what,
 		      n, (int)cases[k].on_c1r);
 		if (n == 1 && cases[k].on_c1r)
 			CHECK(got[0].tag == tag && !(got[0].flags & NS_TXMON),
 			      "%s: c-1/r tag %#x flags %#x", cases[k].what, got[0].tag, got[0].flags);
-		n = collect(me, 0, got, 8, true);
+		n = mt_collect(me, 0, got, 8, true);
 		CHECK(n == (int)cases[k].on_e, "%s: e/r ring 0 has %d frame(s), want %d",
 		      cases[k].what, n, (int)cases[k].on_e);
 		for (int ri = 1; ri < 4; ri++)
-			CHECK(drain(me, (unsigned)ri) == 0, "%s: e/r ring %d got a frame", cases[k].what,
-			      ri);
+			CHECK(mt_drain(me, (unsigned)ri) == 0, "%s: e/r ring %d got a frame",
+			      cases[k].what, ri);
 		for (unsigned ri = 0; ri < 2; ri++) {
-			drain(c, ri);
-			drain(d, ri);
+			mt_drain(c, ri);
+			mt_drain(d, ri);
 		}
-		drain(e, 0);
+		mt_drain(e, 0);
 	}
 	/* slots: the parent's RX ring size (netmap: num_rx_desc of the parent) */
 	struct nmport_d *g = t_open("vale1:g@conf:tx-slots=512,rx-slots=256");
 	if (g->reg.nr_tx_slots == 512 && g->reg.nr_rx_slots == 256) {
 		struct nmport_d *mg = t_open("vale1:g/rt");
-		check_geometry("vale1:g/rt (512 tx slots, 256 rx slots)", mg, g);
+		mt_check_geometry("vale1:g/rt (512 tx slots, 256 rx slots)", mg, g);
 		nmport_close(mg);
 	} else {
 		fprintf(stderr, "note: vale1:g has %u/%u slots, not 512/256: skipped\n",
@@ -524,17 +332,8 @@ static void errors(void)
 {
 	struct nmport_d *a = t_open("vale0:a");
 	const char *specs[] = { "vale0:a/t", "vale0:a/r", "vale0:a/rt" };
-	for (int i = 0; i < 3; i++) {
-		struct nmport_d *m = t_open(specs[i]);
-		errno = 0;
-		int r = ioctl(m->fd, NIOCTXSYNC, NULL);
-		int e = errno;
-		CHECK(r == -1 && e == EIO, "%s: NIOCTXSYNC: %d/%s, want -1/EIO", specs[i], r,
-		      strerror(e));
-		CHECK(ioctl(m->fd, NIOCRXSYNC, NULL) == 0, "%s: rxsync: %s", specs[i],
-		      strerror(errno));
-		nmport_close(m);
-	}
+	for (int i = 0; i < 3; i++)
+		mt_check_tx_eio(specs[i]);
 
 	struct unetmap_vale_port_stats st;
 	const char *ghosts[] = { "vale0:ghost/t", "vale0:ghost/r", "vale0:ghost/rt",
@@ -571,8 +370,8 @@ static void errors(void)
 	struct nmport_d *mp = t_open("vale0:pers/rt");
 	put1(a, 0, ID_A, 0x500, 60, 0, NULL);
 	vt_txsync_free(a, "to pers");
-	struct rec got[4];
-	int n = collect(mp, 0, got, 4, true);
+	struct mt_rec got[4];
+	int n = mt_collect(mp, 0, got, 4, true);
 	CHECK(n == 1 && got[0].tag == 0x500, "vale0:pers/rt: %d frame(s) (tag %#x), want 0x500",
 	      n, n ? got[0].tag : 0);
 	nmport_close(mp);
@@ -589,7 +388,7 @@ static void several(void)
 	struct nmport_d *m[5] = { t_open("vale0:a/t"), t_open("vale0:a/t"), t_open("vale0:a/rt"),
 				  t_open("vale0:b/r"), t_open("vale0:b/rt") };
 	const char *mname[5] = { "a/t #1", "a/t #2", "a/rt", "b/r", "b/rt" };
-	static struct rec sent[64], got[64], brx[64];
+	static struct mt_rec sent[64], got[64], brx[64];
 	uint32_t tag = 0x600;
 	int ns = 0;
 	for (int batch = 0; batch < 2; batch++) {
@@ -599,14 +398,14 @@ static void several(void)
 		vt_txsync_free(a, "several");
 	}
 	for (int i = 0; i < 3; i++) {
-		int n = collect(m[i], 0, got, 64, true);
-		expect_recs(mname[i], got, n, sent, ns, FL_TXMON);
+		int n = mt_collect(m[i], 0, got, 64, true);
+		mt_expect_recs(mname[i], got, n, sent, ns, FL_TXMON);
 	}
-	int nb = collect(b, 0, brx, 64, true);
+	int nb = mt_collect(b, 0, brx, 64, true);
 	CHECK(nb == ns, "b got %d of %d", nb, ns);
 	for (int i = 3; i < 5; i++) {
-		int n = collect(m[i], 0, got, 64, true);
-		expect_recs(mname[i], got, n, brx, nb, FL_SAME);
+		int n = mt_collect(m[i], 0, got, 64, true);
+		mt_expect_recs(mname[i], got, n, brx, nb, FL_SAME);
 	}
 	/* closing one leaves the others fed */
 	nmport_close(m[0]);
@@ -614,13 +413,13 @@ static void several(void)
 		put1(a, 0, ID_A, tag++, 100, 0, &sent[i]);
 	vt_txsync_free(a, "after closing a/t #1");
 	for (int i = 1; i < 3; i++) {
-		int n = collect(m[i], 0, got, 64, true);
-		expect_recs(mname[i], got, n, sent, 10, FL_TXMON);
+		int n = mt_collect(m[i], 0, got, 64, true);
+		mt_expect_recs(mname[i], got, n, sent, 10, FL_TXMON);
 	}
-	nb = collect(b, 0, brx, 64, true);
+	nb = mt_collect(b, 0, brx, 64, true);
 	for (int i = 3; i < 5; i++) {
-		int n = collect(m[i], 0, got, 64, true);
-		expect_recs(mname[i], got, n, brx, nb, FL_SAME);
+		int n = mt_collect(m[i], 0, got, 64, true);
+		mt_expect_recs(mname[i], got, n, brx, nb, FL_SAME);
 	}
 	for (int i = 1; i < 5; i++)
 		nmport_close(m[i]);
@@ -657,17 +456,8 @@ static void lazy(void)
 		unsigned room = cap - held, keep = k < room ? k : room;
 		for (unsigned i = 0; i < keep; i++)
 			model[held++] = first + (k - keep) + i;
-		static uint32_t tags[8192];
-		int n = vt_recv(b, 0, tags, 8192, true);
-		CHECK(n == (int)k, "batch %u: b got %d of %u frames", bi, n, k);
-		n = vt_recv(act, 0, tags, 8192, true);
-		CHECK(n == (int)k, "batch %u: the reading a/t got %d of %u frames", bi, n, k);
-		for (int i = 0; i < n && i < (int)k; i++)
-			if (tags[i] != first + (uint32_t)i) {
-				CHECK(0, "batch %u: reading a/t frame %d has tag %u, want %u", bi, i, tags[i],
-				      first + (uint32_t)i);
-				break;
-			}
+		mt_check_batch("b", bi, b, first, k, false);
+		mt_check_batch("the reading a/t", bi, act, first, k, true);
 	}
 	int64_t dt = unm_test_now_ms() - t0;
 	CHECK(dt < 5000, "%llu frames next to a full monitor took %lld ms",
@@ -683,36 +473,13 @@ static void lazy(void)
 	/* what the two lazy monitors hold: the first read they ever do */
 	struct nmport_d *lm[2] = { lt, lr };
 	const char *ln[2] = { "a/t that never read", "b/r that never read" };
-	for (int w = 0; w < 2; w++) {
-		static uint32_t tags[8192];
-		int n = vt_recv(lm[w], 0, tags, 8192, false);
-		CHECK(n == (int)held, "%s: holds %d frames, want %u (full)", ln[w], n, held);
-		int bad = 0;
-		for (int i = 0; i < n && i < (int)held && bad < 5; i++)
-			if (tags[i] != model[i]) {
-				bad++;
-				CHECK(0, "%s: slot %d has tag %u, want %u (frames 0..%u, then the newest %u"
-				      " of the %u-frame batch that overflowed it; later ones dropped)", ln[w],
-				      i, tags[i], model[i], batches[0] - 1, cap - batches[0], batches[1]);
-			}
-		if (n > 0 && held > 0)
-			CHECK(tags[n - 1] == model[held - 1], "%s: last slot tag %u, want %u", ln[w],
-			      tags[n - 1], model[held - 1]);
-		/* released, it gets new frames again */
-		struct netmap_ring *r = NETMAP_RXRING(lm[w]->nifp, 0);
-		r->head = r->cur = r->tail;
-		CHECK(ioctl(lm[w]->fd, NIOCRXSYNC, NULL) == 0, "rxsync");
-	}
+	for (int w = 0; w < 2; w++)	/* then released, they get new frames again */
+		mt_check_held(ln[w], lm[w], model, held, cap, batches[0], batches[1]);
 	for (int i = 0; i < 10; i++)
 		vt_queue(a, 0, vt_bcast, ID_A, tag + (uint32_t)i, 60);
 	vt_txsync_free(a, "after the monitors read");
-	for (int w = 0; w < 2; w++) {
-		uint32_t tags[16];
-		int n = vt_recv(lm[w], 0, tags, 16, true);
-		CHECK(n == 10 && tags[0] == tag && tags[9] == tag + 9,
-		      "%s, after releasing: %d frames (%u..%u), want 10 (%u..%u)", ln[w], n,
-		      n ? tags[0] : 0, n ? tags[n < 16 ? n - 1 : 15] : 0, tag, tag + 9);
-	}
+	for (int w = 0; w < 2; w++)
+		mt_check_ten(ln[w], lm[w], tag);
 	nmport_close(lt);
 	nmport_close(lr);
 	nmport_close(act);
@@ -727,7 +494,7 @@ static void parent_gone(void)
 	struct nmport_d *mr = t_open("vale0:e/r"), *mt = t_open("vale0:e/t");
 	put1(f, 0, ID_F, 0x700, 60, 0, NULL);
 	vt_txsync_free(f, "to e");
-	CHECK(drain(mr, 0) == 1, "e/r did not see the frame to e");
+	CHECK(mt_drain(mr, 0) == 1, "e/r did not see the frame to e");
 	nmport_close(e1);
 	CHECK(ioctl(mr->fd, NIOCRXSYNC, NULL) == 0, "e/r rxsync with e still open once: %s",
 	      strerror(errno));
@@ -735,7 +502,7 @@ static void parent_gone(void)
 	      strerror(errno));
 	put1(f, 0, ID_F, 0x701, 60, 0, NULL);
 	vt_txsync_free(f, "to e (second fd)");
-	CHECK(drain(mr, 0) == 1, "e/r did not see the frame to e after one of its fds closed");
+	CHECK(mt_drain(mr, 0) == 1, "e/r did not see the frame to e after one of its fds closed");
 	nmport_close(e2);
 	CHECK_ERRNO(ioctl(mr->fd, NIOCRXSYNC, NULL), EIO);
 	CHECK_ERRNO(ioctl(mt->fd, NIOCRXSYNC, NULL), EIO);
@@ -746,7 +513,7 @@ static void parent_gone(void)
 	struct nmport_d *e3 = t_open("vale0:e");
 	put1(f, 0, ID_F, 0x703, 60, 0, NULL);
 	vt_txsync_free(f, "to the new e");
-	CHECK(drain(e3, 0) == 1, "the new e did not get the frame");
+	CHECK(mt_drain(e3, 0) == 1, "the new e did not get the frame");
 	CHECK_ERRNO(ioctl(mr->fd, NIOCRXSYNC, NULL), EIO);
 	CHECK_ERRNO(ioctl(mt->fd, NIOCRXSYNC, NULL), EIO);
 	nmport_close(mr);
@@ -770,29 +537,26 @@ static void multislot(void)
 {
 	struct nmport_d *a = t_open("vale0:a"), *b = t_open("vale0:b");
 	struct nmport_d *mat = t_open("vale0:a/t"), *mbr = t_open("vale0:b/r");
-	REQUIRE(NETMAP_TXRING(a->nifp, 0)->nr_buf_size == 2048 &&
-		NETMAP_RXRING(mat->nifp, 0)->nr_buf_size == 2048,
-		"buffers %u (a) / %u (a/t), want 2048", NETMAP_TXRING(a->nifp, 0)->nr_buf_size,
-		NETMAP_RXRING(mat->nifp, 0)->nr_buf_size);
-	static struct rec sent[512], got[512], brx[512], mgot[512];
+	mt_require_2048(a, mat);
+	static struct mt_rec sent[512], got[512], brx[512], mgot[512];
 	uint32_t tag = 0x800;
 
 	/* 5000 bytes: 2048 + 2048 + 904 */
 	int ns = (int)put(a, 0, vt_bcast, ID_A, tag++, 5000, 2048, 0, sent);
 	REQUIRE(ns == 3, "5000 bytes in %d slots", ns);
 	vt_txsync_free(a, "5000-byte frame");
-	int n = collect(mat, 0, got, 512, true);
-	expect_recs("a/t, 5000-byte frame", got, n, sent, 3, FL_TXMON);
+	int n = mt_collect(mat, 0, got, 512, true);
+	mt_expect_recs("a/t, 5000-byte frame", got, n, sent, 3, FL_TXMON);
 	const uint16_t wt[3] = { NS_MOREFRAG | NS_TXMON, NS_MOREFRAG | NS_TXMON, NS_TXMON };
 	const uint16_t wl[3] = { 2048, 2048, 904 };
 	for (int i = 0; i < n && i < 3; i++)
 		CHECK(got[i].flags == wt[i] && got[i].len == wl[i],
 		      "a/t, 5000-byte frame, slot %d: len %u flags %#x, want %u %#x", i, got[i].len,
 		      got[i].flags, wl[i], wt[i]);
-	int nm = collect(mbr, 0, mgot, 512, true);
-	int nb = collect(b, 0, brx, 512, true);
-	expect_recs("b, 5000-byte frame", brx, nb, sent, 3, FL_IGNORE);
-	expect_recs("b/r, 5000-byte frame (vs b's slots)", mgot, nm, brx, nb, FL_SAME);
+	int nm = mt_collect(mbr, 0, mgot, 512, true);
+	int nb = mt_collect(b, 0, brx, 512, true);
+	mt_expect_recs("b, 5000-byte frame", brx, nb, sent, 3, FL_IGNORE);
+	mt_expect_recs("b/r, 5000-byte frame (vs b's slots)", mgot, nm, brx, nb, FL_SAME);
 	const uint16_t wr[3] = { (3 << 8) | NS_MOREFRAG, (3 << 8) | NS_MOREFRAG, 3 << 8 };
 	for (int i = 0; i < nm && i < 3; i++)
 		CHECK(mgot[i].flags == wr[i], "b/r, 5000-byte frame, slot %d: flags %#x, want %#x",
@@ -800,26 +564,20 @@ static void multislot(void)
 
 	/* mixed sizes and the sender's own fragments, many rounds (wrapping) */
 	unsigned lcg = 777;
+	uint8_t h[14];
 	for (int round = 0; round < 60 && t_failures < 20; round++) {
-		ns = 0;
-		for (int q = 0; q < 6; q++) {
-			lcg = lcg * 1103515245u + 12345u;
-			unsigned len = 60 + (lcg >> 8) % 9941;		/* 60 .. 10000 */
-			unsigned frag = (lcg >> 4) % 4 == 0 ? 700 : 2048;
-			ns += (int)put(a, 0, vt_bcast, ID_A, tag++, len, frag,
-				       (lcg >> 20) % 5 == 0 ? NS_REPORT : 0, &sent[ns]);
-		}
+		ns = mt_put_chains(a, hdr(h, vt_bcast, ID_A), &lcg, &tag, sent);
 		vt_txsync_free(a, "chains");
-		n = collect(mat, 0, got, 512, true);
+		n = mt_collect(mat, 0, got, 512, true);
 		char what[64];
 		snprintf(what, sizeof(what), "a/t, chains round %d", round);
-		expect_recs(what, got, n, sent, ns, FL_TXMON);
-		nm = collect(mbr, 0, mgot, 512, true);
-		nb = collect(b, 0, brx, 512, true);
+		mt_expect_recs(what, got, n, sent, ns, FL_TXMON);
+		nm = mt_collect(mbr, 0, mgot, 512, true);
+		nb = mt_collect(b, 0, brx, 512, true);
 		snprintf(what, sizeof(what), "b/r, chains round %d (vs b's slots)", round);
-		expect_recs(what, mgot, nm, brx, nb, FL_SAME);
+		mt_expect_recs(what, mgot, nm, brx, nb, FL_SAME);
 		snprintf(what, sizeof(what), "b, chains round %d", round);
-		expect_recs(what, brx, nb, sent, ns, FL_IGNORE);
+		mt_expect_recs(what, brx, nb, sent, ns, FL_IGNORE);
 	}
 	nmport_close(mat);
 	nmport_close(mbr);
@@ -832,55 +590,17 @@ static void multislot(void)
 static void truncation(void)
 {
 	struct nmport_d *a = t_open("vale0:a"), *b = t_open("vale0:b");
-	setenv("UNETMAP_BUF_SIZE", "1024", 1);
-	struct nmport_d *mat = t_open("vale0:a/t"), *mbr = t_open("vale0:b/r");
-	unsetenv("UNETMAP_BUF_SIZE");
-	unsigned mbs = NETMAP_RXRING(mat->nifp, 0)->nr_buf_size;
-	unsigned mbs2 = NETMAP_RXRING(mbr->nifp, 0)->nr_buf_size;
-	if (mbs >= 2048 || mbs2 != mbs) {
-		fprintf(stderr, "note: monitors with UNETMAP_BUF_SIZE=1024 have %u/%u-byte buffers:"
-			" truncation not tested\n", mbs, mbs2);
-	} else {
-		const unsigned lens[] = { 60, mbs, mbs + 1, 1500, 2048, 5000 };
-		struct { uint32_t tag; unsigned off, len; uint16_t flags; } want[16];
-		int nw = 0;
-		for (unsigned i = 0; i < 6; i++) {
-			struct rec r[4];
-			unsigned nf = put(a, 0, vt_bcast, ID_A, 0x900 + i, lens[i], 2048, 0, r);
-			for (unsigned f = 0; f < nf && nw < 16; f++, nw++) {
-				want[nw].tag = 0x900 + i;
-				want[nw].off = f * 2048;
-				want[nw].len = r[f].len;
-				want[nw].flags = r[f].flags;
-			}
-		}
+	struct nmport_d *mat, *mbr;
+	unsigned mbs = mt_open_cut("vale0:a/t", "vale0:b/r", &mat, &mbr);
+	if (mbs != 0) {
+		/* b/r: the switch's flags (nslots << 8 ...) are not the sender's */
+		uint8_t h[14];
+		struct mt_cut want[16];
+		int nw = mt_cut_queue(a, hdr(h, vt_bcast, ID_A), mbs, want);
 		vt_txsync_free(a, "truncation");
-		struct nmport_d *m[2] = { mat, mbr };
-		for (int w = 0; w < 2; w++) {
-			CHECK(ioctl(m[w]->fd, NIOCRXSYNC, NULL) == 0, "rxsync");
-			struct netmap_ring *r = NETMAP_RXRING(m[w]->nifp, 0);
-			int n = (int)nm_ring_space(r);
-			CHECK(n == nw, "%s with %u-byte buffers: %d slots, want %d",
-			      w ? "b/r" : "a/t", mbs, n, nw);
-			uint32_t i = r->head;
-			for (int k = 0; k < n && k < nw; k++, i = nm_ring_next(r, i)) {
-				struct netmap_slot *s = &r->slot[i];
-				unsigned wl = want[k].len < mbs ? want[k].len : mbs;
-				CHECK(s->len == wl, "%s slot %d (tag %#x, %u bytes): len %u, want %u",
-				      w ? "b/r" : "a/t", k, want[k].tag, want[k].len, s->len, wl);
-				if (w == 0)
-					CHECK(s->flags == (want[k].flags | NS_TXMON), "a/t slot %d flags %#x",
-					      k, s->flags);
-				const uint8_t *buf = (const uint8_t *)NETMAP_BUF(r, s->buf_idx);
-				unsigned bad = 0;
-				for (unsigned j = 0; j < wl && j < s->len; j++)
-					bad += buf[j] != fbyte(vt_bcast, ID_A, want[k].tag, want[k].off + j);
-				CHECK(bad == 0, "%s slot %d: %u bytes differ", w ? "b/r" : "a/t", k, bad);
-			}
-			r->head = r->cur = r->tail;
-			ioctl(m[w]->fd, NIOCRXSYNC, NULL);
-		}
-		CHECK(drain(b, 0) == nw, "b did not get the %d slots whole", nw);
+		mt_cut_check("a/t", mat, h, mbs, want, nw, FL_TXMON);
+		mt_cut_check("b/r", mbr, h, mbs, want, nw, FL_IGNORE);
+		CHECK(mt_drain(b, 0) == nw, "b did not get the %d slots whole", nw);
 	}
 	nmport_close(mat);
 	nmport_close(mbr);
