@@ -7,6 +7,24 @@
 #include <string.h>
 #include "core/unm.h"
 
+/* The ring geometry is named alike in struct nmreq and in the bodies of
+ * REGISTER, PORT_INFO_GET, VALE_ATTACH (its reg) and VALE_NEWIF; the legacy
+ * request carries the memory region id in nr_arg2.  Works on any of them. */
+#define GEOM_IN(b, nr) do {					\
+	(b)->nr_tx_slots = (nr)->nr_tx_slots;			\
+	(b)->nr_rx_slots = (nr)->nr_rx_slots;			\
+	(b)->nr_tx_rings = (nr)->nr_tx_rings;			\
+	(b)->nr_rx_rings = (nr)->nr_rx_rings;			\
+	(b)->nr_mem_id = (nr)->nr_arg2;				\
+} while (0)
+#define GEOM_OUT(nr, b) do {					\
+	(nr)->nr_tx_slots = (b)->nr_tx_slots;			\
+	(nr)->nr_rx_slots = (b)->nr_rx_slots;			\
+	(nr)->nr_tx_rings = (b)->nr_tx_rings;			\
+	(nr)->nr_rx_rings = (b)->nr_rx_rings;			\
+	(nr)->nr_arg2 = (b)->nr_mem_id;				\
+} while (0)
+
 static int legacy_to_register(const struct nmreq *nr, struct nmreq_header *hdr,
 			      struct nmreq_register *req)
 {
@@ -31,11 +49,7 @@ static int legacy_to_register(const struct nmreq *nr, struct nmreq_header *hdr,
 		mode = NR_REG_ALL_NIC;
 		ringid = 0;
 	}
-	req->nr_tx_slots = nr->nr_tx_slots;
-	req->nr_rx_slots = nr->nr_rx_slots;
-	req->nr_tx_rings = nr->nr_tx_rings;
-	req->nr_rx_rings = nr->nr_rx_rings;
-	req->nr_mem_id = nr->nr_arg2;
+	GEOM_IN(req, nr);
 	req->nr_ringid = (uint16_t)ringid;
 	req->nr_mode = mode;
 	req->nr_extra_bufs = nr->nr_arg3;
@@ -88,19 +102,11 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 		/* as netmap's conversion: the geometry is a hint for a port
 		 * the query creates */
 		b.nr_memsize = nr->nr_memsize;
-		b.nr_tx_slots = nr->nr_tx_slots;
-		b.nr_rx_slots = nr->nr_rx_slots;
-		b.nr_tx_rings = nr->nr_tx_rings;
-		b.nr_rx_rings = nr->nr_rx_rings;
-		b.nr_mem_id = nr->nr_arg2;
+		GEOM_IN(&b, nr);
 		if ((ret = unm_ctl(f, &hdr)) < 0)
 			return ret;
 		nr->nr_memsize = (uint32_t)b.nr_memsize;
-		nr->nr_tx_slots = b.nr_tx_slots;
-		nr->nr_rx_slots = b.nr_rx_slots;
-		nr->nr_tx_rings = b.nr_tx_rings;
-		nr->nr_rx_rings = b.nr_rx_rings;
-		nr->nr_arg2 = b.nr_mem_id;
+		GEOM_OUT(nr, &b);
 		return 0;
 	}
 
@@ -116,11 +122,7 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 			return ret;
 		nr->nr_offset = (uint32_t)req.nr_offset;
 		nr->nr_memsize = (uint32_t)req.nr_memsize;
-		nr->nr_tx_slots = req.nr_tx_slots;
-		nr->nr_rx_slots = req.nr_rx_slots;
-		nr->nr_tx_rings = req.nr_tx_rings;
-		nr->nr_rx_rings = req.nr_rx_rings;
-		nr->nr_arg2 = req.nr_mem_id;
+		GEOM_OUT(nr, &req);
 		nr->nr_arg3 = req.nr_extra_bufs;
 		return 0;
 	}
@@ -139,11 +141,7 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 		hdr.nr_reqtype = NETMAP_REQ_VALE_ATTACH;
 		hdr.nr_body = (uintptr_t)&b;
 		b.reg.nr_mode = (nr->nr_arg1 & NETMAP_BDG_HOST) ? NR_REG_NIC_SW : NR_REG_ALL_NIC;
-		b.reg.nr_mem_id = nr->nr_arg2;
-		b.reg.nr_tx_slots = nr->nr_tx_slots;
-		b.reg.nr_rx_slots = nr->nr_rx_slots;
-		b.reg.nr_tx_rings = nr->nr_tx_rings;
-		b.reg.nr_rx_rings = nr->nr_rx_rings;
+		GEOM_IN(&b.reg, nr);
 		return unm_ctl(f, &hdr);
 	}
 	case NETMAP_BDG_DETACH: {
@@ -158,18 +156,10 @@ int unm_legacy_ioctl(struct unm_fd *f, unsigned long cmd, void *arg)
 		memset(&b, 0, sizeof(b));
 		hdr.nr_reqtype = NETMAP_REQ_VALE_NEWIF;
 		hdr.nr_body = (uintptr_t)&b;
-		b.nr_tx_slots = nr->nr_tx_slots;
-		b.nr_rx_slots = nr->nr_rx_slots;
-		b.nr_tx_rings = nr->nr_tx_rings;
-		b.nr_rx_rings = nr->nr_rx_rings;
-		b.nr_mem_id = nr->nr_arg2;
+		GEOM_IN(&b, nr);
 		if ((ret = unm_ctl(f, &hdr)) < 0)
 			return ret;
-		nr->nr_tx_slots = b.nr_tx_slots;
-		nr->nr_rx_slots = b.nr_rx_slots;
-		nr->nr_tx_rings = b.nr_tx_rings;
-		nr->nr_rx_rings = b.nr_rx_rings;
-		nr->nr_arg2 = b.nr_mem_id;
+		GEOM_OUT(nr, &b);
 		return 0;
 	}
 	case NETMAP_BDG_DELIF:
