@@ -339,6 +339,10 @@ bool unm_vale_stale_file(const char *fname)
 	return true;
 }
 
+/* switch index of the member of switch `swi` called `name` ("valeS:P"),
+ * or -1 */
+static int member_find(uint32_t swi, const char *name);
+
 /* full name of the member at switch index `j` */
 static void member_name(uint32_t swi, uint32_t pidx, char *buf, size_t len)
 {
@@ -348,6 +352,20 @@ static void member_name(uint32_t swi, uint32_t pidx, char *buf, size_t len)
 		snprintf(buf, len, "%s:%s", r->vale[swi].name, p->name);
 	else
 		snprintf(buf, len, "%s", p->name);
+}
+
+static int member_find(uint32_t swi, const char *name)
+{
+	const struct unm_vale_ent *e = &unm_registry()->vale[swi];
+	for (uint32_t j = 0; j < UNM_VALE_MAXPORTS; j++) {
+		char full[64];
+		if (e->port[j] == UNM_NONE)
+			continue;
+		member_name(swi, e->port[j], full, sizeof(full));
+		if (strcmp(full, name) == 0)
+			return (int)j;
+	}
+	return -1;
 }
 
 /* ---- leases ------------------------------------------------------------------ */
@@ -1303,17 +1321,10 @@ int unm_vale_lookup_locked(const char *name, struct nmreq_register *req, bool cr
 		/* the switch's file mode is who may use it */
 		if ((ret = sw_access((uint32_t)swi)) < 0)
 			return ret;
-		struct unm_vale_ent *e = &r->vale[swi];
-		for (uint32_t j = 0; j < UNM_VALE_MAXPORTS; j++) {
-			uint32_t pi = e->port[j];
-			if (pi == UNM_NONE)
-				continue;
-			char full[64];
-			member_name((uint32_t)swi, pi, full, sizeof(full));
-			if (strcmp(full, name) == 0) {
-				*port_out = pi;
-				return 0;
-			}
+		int j = member_find((uint32_t)swi, name);
+		if (j >= 0) {
+			*port_out = r->vale[swi].port[j];
+			return 0;
 		}
 	}
 	if (!create) {
@@ -1326,27 +1337,21 @@ int unm_vale_lookup_locked(const char *name, struct nmreq_register *req, bool cr
 	}
 	if (req->nr_mem_id != 0 && (ret = unm_mem_get_locked(req->nr_mem_id)) < 0)
 		return ret;
-	uint32_t s;
-	bool made = false;
-	if (swi >= 0) {
-		s = (uint32_t)swi;
-		if (r->vale[s].nactive >= UNM_VALE_MAXPORTS) {
-			unm_seterr("switch %s is full (%d ports)", sw, UNM_VALE_MAXPORTS);
-			return -ENOMEM;
-		}
-	} else {
-		if ((ret = sw_create(sw, &s)) < 0)
-			return ret;
-		made = true;
+	uint32_t s = (uint32_t)swi;
+	if (swi >= 0 && r->vale[s].nactive >= UNM_VALE_MAXPORTS) {
+		unm_seterr("switch %s is full (%d ports)", sw, UNM_VALE_MAXPORTS);
+		return -ENOMEM;
 	}
+	/* created on demand; on failure a switch nobody joined goes again */
+	if (swi < 0 && (ret = sw_create(sw, &s)) < 0)
+		return ret;
 	uint32_t idx;
 	ret = port_new(name, UNM_PORT_VALE, req->nr_mem_id, sw_mode(s), req->nr_tx_rings,
 		       req->nr_rx_rings, req->nr_tx_slots, req->nr_rx_slots, &idx);
 	if (ret == 0 && (ret = sw_join(s, idx, 0)) < 0)
 		port_free(idx);
 	if (ret < 0) {
-		if (made)
-			sw_remove_if_empty(s);
+		sw_remove_if_empty(s);
 		return ret;
 	}
 	r->ports[idx].ready = 1;	/* commit */
@@ -1454,18 +1459,11 @@ static int do_attach(struct nmreq_header *hdr, struct nmreq_vale_attach *b)
 		unm_seterr("%s is already attached to two switches", pn);
 		return -EBUSY;
 	}
-	bool made = false;
-	uint32_t s;
-	if (swi < 0) {
-		if ((ret = sw_create(sw, &s)) < 0)
-			return ret;
-		made = true;
-	} else {
-		s = (uint32_t)swi;
-	}
+	uint32_t s = (uint32_t)swi;
+	if (swi < 0 && (ret = sw_create(sw, &s)) < 0)
+		return ret;
 	if ((ret = sw_join(s, pidx, a)) < 0) {
-		if (made)
-			sw_remove_if_empty(s);
+		sw_remove_if_empty(s);	/* only one nobody joined */
 		return ret;
 	}
 	b->port_index = p->swport[a];
@@ -1527,16 +1525,8 @@ static int do_list(struct nmreq_header *hdr, struct nmreq_vale_list *b)
 			return -ENOENT;
 		}
 		b->nr_bridge_idx = (uint16_t)swi;
-		b->nr_port_idx = NOPORT;
-		for (uint32_t j = 0; j < UNM_VALE_MAXPORTS; j++) {
-			uint32_t pi = r->vale[swi].port[j];
-			char full[64];
-			if (pi == UNM_NONE)
-				continue;
-			member_name((uint32_t)swi, pi, full, sizeof(full));
-			if (strcmp(full, hdr->nr_name) == 0)
-				b->nr_port_idx = j;
-		}
+		int j = member_find((uint32_t)swi, hdr->nr_name);
+		b->nr_port_idx = j >= 0 ? (uint32_t)j : NOPORT;
 		return 0;
 	}
 	for (uint32_t s = b->nr_bridge_idx; s < UNM_VALE_MAXSW; s++) {
