@@ -493,6 +493,8 @@ struct unm_fd *unm_fd_lookup(int fd);
  * waits forever; with use_ppoll the kernel wait is ppoll(ss) */
 int unm_poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *ss,
 		    bool use_ppoll);
+/* how long a wait on netmap fds alone spins before sleeping (ns) */
+int64_t unm_spin_ns(void);
 /* number of netmap fds open in this process (0: every call is plain libc) */
 int unm_netmap_fd_count(void);
 /* make fd number `fd` refer to `f` (taking a reference); replaces and

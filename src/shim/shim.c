@@ -528,9 +528,9 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* How long poll() busy-waits before sleeping: UNETMAP_SPIN_US (default 50,
- * 0 disables). */
-static int64_t spin_ns(void)
+/* How long a wait on netmap fds alone (poll, select, epoll) busy-waits
+ * before sleeping: UNETMAP_SPIN_US (default 50, 0 disables). */
+int64_t unm_spin_ns(void)
 {
 	static int64_t cached = -1;
 	int64_t v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
@@ -577,7 +577,7 @@ int unm_poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigs
 		 * microseconds, far sooner than a sleep/wake-up round trip.
 		 * The clock is read every 16 probes only. */
 		if (ready == 0 && timeout_ns != 0 && others == 0) {
-			int64_t spin_end = unm_now_ns() + spin_ns();
+			int64_t spin_end = unm_now_ns() + unm_spin_ns();
 			for (unsigned it = 1; ready == 0; it++) {
 				for (int k = 0; k < 4; k++)
 					cpu_relax();

@@ -206,21 +206,6 @@ static int ns_to_ms(int64_t ns)
 	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-/* How long a wait on netmap fds alone spins before sleeping: UNETMAP_SPIN_US
- * (default 50, 0 disables), the same knob poll() uses. */
-static int64_t spin_ns(void)
-{
-	static int64_t cached = -1;
-	int64_t v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-	if (v < 0) {
-		const char *e = getenv("UNETMAP_SPIN_US");
-		long us = e != NULL ? strtol(e, NULL, 10) : 50;
-		v = us < 0 ? 0 : (int64_t)us * 1000;
-		__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
-	}
-	return v;
-}
-
 /* ---- select / pselect -------------------------------------------------------- */
 
 /* what select asks poll for, and which answers count, per set (fs/select.c) */
@@ -1014,10 +999,10 @@ static int ep_wait(int epfd, struct epoll_event *ev, int maxev, int64_t deadline
 			continue;
 		}
 		r = 0;
-		if (sn.only_netmap && sn.n > 0 && spin_ns() > 0) {
+		if (sn.only_netmap && sn.n > 0 && unm_spin_ns() > 0) {
 			/* spin on the netmap fds, as poll() does when they are
 			 * all it waits for; then sleep with the epoll fd too */
-			int64_t t = left < 0 || left > spin_ns() ? spin_ns() : left;
+			int64_t t = left < 0 || left > unm_spin_ns() ? unm_spin_ns() : left;
 			r = unm_poll_common(sn.pfd + 1, (nfds_t)sn.n, t, ss, true);
 			left = time_left(deadline);
 		}
