@@ -3,10 +3,40 @@
 #ifndef UNETMAP_NMTEST_H
 #define UNETMAP_NMTEST_H
 #include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <libnetmap.h>
 #include <unetmap.h>
+
+/* A SIGUSR1 for a wait to be interrupted by: the handler sets t_got_usr1;
+ * SIGUSR1 is blocked now (mask `block`), `open_mask` is the empty mask to
+ * wait with; a child sends the signal in 150 ms.  Returns the child. */
+static volatile sig_atomic_t t_got_usr1;
+static void t_on_usr1(int sig)
+{
+	(void)sig;
+	t_got_usr1 = 1;
+}
+
+static inline pid_t t_usr1_soon(sigset_t *block, sigset_t *open_mask)
+{
+	struct sigaction sa = { .sa_handler = t_on_usr1 };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(block);
+	sigaddset(block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, block, NULL);
+	sigemptyset(open_mask);
+	pid_t parent = getpid(), pid = fork();
+	REQUIRE(pid >= 0, "fork");
+	if (pid == 0) {
+		usleep(150000);
+		_exit(kill(parent, SIGUSR1) == 0 ? 0 : 1);
+	}
+	return pid;
+}
 
 /* number carried by the next frame t_queue_frame() builds */
 static unsigned t_frame_no;

@@ -250,13 +250,6 @@ static void *add_later(void *arg)
 	return NULL;
 }
 
-static volatile sig_atomic_t got_usr1;
-static void on_usr1(int sig)
-{
-	(void)sig;
-	got_usr1 = 1;
-}
-
 int main(void)
 {
 	t_setup(120);
@@ -418,26 +411,14 @@ int main(void)
 	CHECK(ioctl(rx->fd, NIOCRXSYNC, NULL) == 0, "rxsync");
 
 	/* ---- epoll_pwait's signal mask ---- */
-	struct sigaction sa = { .sa_handler = on_usr1 };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGUSR1, &sa, NULL);
 	sigset_t block, open_mask;
-	sigemptyset(&block);
-	sigaddset(&block, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &block, NULL);
-	sigemptyset(&open_mask);
-	pid_t parent = getpid(), pid = fork();
-	REQUIRE(pid >= 0, "fork");
-	if (pid == 0) {
-		usleep(150000);
-		_exit(kill(parent, SIGUSR1) == 0 ? 0 : 1);
-	}
+	pid_t pid = t_usr1_soon(&block, &open_mask);
 	t0 = unm_test_now_ms();
 	errno = 0;
 	n = epoll_pwait(ep, ev, 8, 5000, &open_mask);
 	int err = errno;
 	dt = unm_test_now_ms() - t0;
-	CHECK(n == -1 && err == EINTR && got_usr1, "epoll_pwait with a signal: %d %s", n,
+	CHECK(n == -1 && err == EINTR && t_got_usr1, "epoll_pwait with a signal: %d %s", n,
 	      strerror(err));
 	CHECK(dt < 3000, "epoll_pwait interrupted after %lld ms", (long long)dt);
 	waitpid(pid, NULL, 0);

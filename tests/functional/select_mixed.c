@@ -206,13 +206,6 @@ static void run(const char *name, struct nmport_d *tx, struct nmport_d *rx, int 
 #undef READ_BOTH
 }
 
-static volatile sig_atomic_t got_usr1;
-static void on_usr1(int sig)
-{
-	(void)sig;
-	got_usr1 = 1;
-}
-
 int main(void)
 {
 	t_setup(90);
@@ -268,20 +261,8 @@ int main(void)
 
 	/* pselect installs its signal mask for the wait: SIGUSR1 is blocked
 	 * outside, let through inside, and interrupts a wait on a netmap fd */
-	struct sigaction sa = { .sa_handler = on_usr1 };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGUSR1, &sa, NULL);
 	sigset_t block, open_mask;
-	sigemptyset(&block);
-	sigaddset(&block, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &block, NULL);
-	sigemptyset(&open_mask);
-	pid_t parent = getpid(), pid = fork();
-	REQUIRE(pid >= 0, "fork");
-	if (pid == 0) {
-		usleep(150000);
-		_exit(kill(parent, SIGUSR1) == 0 ? 0 : 1);
-	}
+	pid_t pid = t_usr1_soon(&block, &open_mask);
 	FD_ZERO(&r);
 	FD_SET(rx->fd, &r);
 	FD_SET(sv[0], &r);
@@ -291,21 +272,21 @@ int main(void)
 	int ret = pselect(maxfd(rx->fd, sv[0]), &r, NULL, NULL, &ts5, &open_mask);
 	int e = errno;
 	int64_t dt = unm_test_now_ms() - t0;
-	CHECK(ret == -1 && e == EINTR && got_usr1, "pselect with a signal: %d %s handler=%d", ret,
-	      strerror(e), (int)got_usr1);
+	CHECK(ret == -1 && e == EINTR && t_got_usr1, "pselect with a signal: %d %s handler=%d", ret,
+	      strerror(e), (int)t_got_usr1);
 	CHECK(dt < 3000, "pselect interrupted after %lld ms", (long long)dt);
 	waitpid(pid, NULL, 0);
 	/* with the mask kept blocked, a pending signal does not interrupt */
-	got_usr1 = 0;
+	t_got_usr1 = 0;
 	kill(getpid(), SIGUSR1);
 	FD_ZERO(&r);
 	FD_SET(rx->fd, &r);
 	struct timespec ts200 = { 0, 200000000L };
 	ret = pselect(rx->fd + 1, &r, NULL, NULL, &ts200, &block);
-	CHECK(ret == 0 && !got_usr1, "pselect with SIGUSR1 blocked: %d handler=%d", ret,
-	      (int)got_usr1);
+	CHECK(ret == 0 && !t_got_usr1, "pselect with SIGUSR1 blocked: %d handler=%d", ret,
+	      (int)t_got_usr1);
 	sigprocmask(SIG_UNBLOCK, &block, NULL);
-	CHECK(got_usr1, "pending SIGUSR1 not delivered after unblocking");
+	CHECK(t_got_usr1, "pending SIGUSR1 not delivered after unblocking");
 
 	close(sv[0]);
 	close(sv[1]);
