@@ -7,18 +7,6 @@
 #include "testlib.h"
 #include "nmtest.h"
 
-/* consume what the last sync made visible (released at the next sync) */
-static int eat(struct nmport_d *d)
-{
-	struct netmap_ring *r = NETMAP_RXRING(d->nifp, d->first_rx_ring);
-	int n = 0;
-	while (!nm_ring_empty(r) && n < 4096) {
-		r->head = r->cur = nm_ring_next(r, r->head);
-		n++;
-	}
-	return n;
-}
-
 static void drain_plain(int fd)
 {
 	char buf[64];
@@ -80,7 +68,7 @@ static void run(const char *name, poll_fn pf_call, struct nmport_d *a, struct nm
 	CHECK(r == 1 && pf[0].revents == POLLIN && pf[1].revents == 0,
 	      "%s netmap ready: %d %#x %#x", name, r, pf[0].revents, pf[1].revents);
 	CHECK(dt < 500, "%s netmap ready took %lld ms", name, (long long)dt);
-	CHECK(eat(b) == 1, "%s: one frame", name);
+	CHECK(t_consume(b) == 1, "%s: one frame", name);
 
 	/* both ready */
 	t_send_frame(a);
@@ -89,7 +77,7 @@ static void run(const char *name, poll_fn pf_call, struct nmport_d *a, struct nm
 	r = pf_call(pf, 2, 2000);
 	CHECK(r == 2 && pf[0].revents == POLLIN && pf[1].revents == POLLIN,
 	      "%s both ready: %d %#x %#x", name, r, pf[0].revents, pf[1].revents);
-	CHECK(eat(b) == 1, "%s: one frame (both)", name);
+	CHECK(t_consume(b) == 1, "%s: one frame (both)", name);
 	drain_plain(sv[0]);
 
 	/* nothing happens: timeout */
@@ -140,7 +128,7 @@ static void run(const char *name, poll_fn pf_call, struct nmport_d *a, struct nm
 		waitpid(pid, &st, 0);
 		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child txsync failed");
 		t_frame_no++;	/* the child used one sequence number */
-		CHECK(eat(b) == 1, "%s: child frame", name);
+		CHECK(t_consume(b) == 1, "%s: child frame", name);
 	}
 
 	/* POLLOUT on the sender with free space is immediate */
@@ -195,7 +183,7 @@ int main(void)
 	int r = poll(&pr, 1, 1000);
 	CHECK(r == 1 && (pr.revents & POLLRDNORM) && !(pr.revents & POLLERR), "POLLRDNORM: %d %#x",
 	      r, pr.revents);
-	eat(b);
+	t_consume(b);
 
 	/* ---- implicit txsync of a POLLIN-only poll, and NR_NO_TX_POLL ---- */
 	struct nmport_d *a3 = nmport_open("netmap:pt{1");

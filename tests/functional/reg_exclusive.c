@@ -3,32 +3,19 @@
 #include <sys/ioctl.h>
 #include <libnetmap.h>
 #include "testlib.h"
+#include "nmtest.h"
 
 /* raw REGISTER on a fresh fd; returns the fd or -1 with errno */
 static int reg_raw(const char *name, uint32_t mode, uint16_t ringid, uint64_t flags)
 {
 	struct nmreq_register reg;
-	struct nmreq_header h;
 	memset(&reg, 0, sizeof(reg));
 	reg.nr_mode = mode;
 	reg.nr_ringid = ringid;
 	reg.nr_flags = flags;
 	reg.nr_tx_rings = reg.nr_rx_rings = 2;	/* used only if this creates the pipe */
 	reg.nr_tx_slots = reg.nr_rx_slots = 64;
-	memset(&h, 0, sizeof(h));
-	h.nr_version = NETMAP_API;
-	h.nr_reqtype = NETMAP_REQ_REGISTER;
-	snprintf(h.nr_name, sizeof(h.nr_name), "%s", name);
-	h.nr_body = (uintptr_t)&reg;
-	int fd = open("/dev/netmap", O_RDWR);
-	REQUIRE(fd >= 0, "open /dev/netmap: %s", strerror(errno));
-	if (ioctl(fd, NIOCCTRL, &h) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
+	return t_register(name, &reg);
 }
 
 #define ONE(n) NR_REG_ONE_NIC, (n)
