@@ -398,6 +398,18 @@ void unm_ring_txn_recover(struct unm_map *m);
 uint32_t unm_extra_bufs_alloc(struct unm_map *m, uint32_t want, uint32_t *head);
 void unm_extra_bufs_free(struct unm_map *m, uint32_t head);
 
+/* the buffer pool of a region: where, how big, how many */
+struct unm_bufs {
+	const char *base;
+	uint32_t size, num;
+};
+
+static inline struct unm_bufs unm_map_bufs(const struct unm_map *m)
+{
+	return (struct unm_bufs){ m->base + m->meta->buf_off, m->meta->p.buf_size,
+				  m->meta->p.buf_num };
+}
+
 static inline struct netmap_ring *unm_ring_ptr(struct unm_map *m, uint32_t obj)
 {
 	return (struct netmap_ring *)(m->base + m->meta->ring_off +
@@ -449,14 +461,14 @@ int unm_mon_create_locked(const char *name, uint32_t parent, struct nmreq_regist
 			  const uint32_t watch[4], uint32_t *port_out);
 void unm_mon_orphans_locked(void);
 void unm_mon_copy_slow(struct unm_kring *pkr, const struct netmap_ring *pring,
-		       const char *buf_base, uint32_t buf_size, uint32_t from, uint32_t to);
+		       struct unm_bufs b, uint32_t from, uint32_t to);
 /* give the copy monitors of a ring the slots [from, to) (data in the
  * buffers at buf_base); nothing to do in the common case */
 static inline void unm_mon_copy(struct unm_kring *pkr, const struct netmap_ring *pring,
-				const char *buf_base, uint32_t buf_size, uint32_t from, uint32_t to)
+				struct unm_bufs b, uint32_t from, uint32_t to)
 {
 	if (unm_unlikely(UNM_READ_ONCE(pkr->nmon) != 0) && from != to)
-		unm_mon_copy_slow(pkr, pring, buf_base, buf_size, from, to);
+		unm_mon_copy_slow(pkr, pring, b, from, to);
 }
 int unm_vale_lookup_locked(const char *name, struct nmreq_register *req, bool create,
 			   bool for_register, uint32_t *port_out);

@@ -48,7 +48,7 @@ static void hold(struct unm_map *m)
 }
 
 void unm_mon_copy_slow(struct unm_kring *pkr, const struct netmap_ring *pring,
-		       const char *buf_base, uint32_t buf_size, uint32_t from, uint32_t to)
+		       struct unm_bufs b, uint32_t from, uint32_t to)
 {
 	uint32_t pn = pkr->num_slots, cnt = unm_dist(from, to, pn);
 	uint32_t nmon = UNM_READ_ONCE(pkr->nmon);
@@ -84,12 +84,12 @@ void unm_mon_copy_slow(struct unm_kring *pkr, const struct netmap_ring *pring,
 			const struct netmap_slot *ps = &pring->slot[j];
 			struct netmap_slot *ms = &mring->slot[tail];
 			uint32_t len = ps->len < mbsz ? ps->len : mbsz;
-			uint32_t mi = ms->buf_idx;
-			/* the parent's buffer index was checked by its sync
-			 * (or is the producer's own); buf_size bounds it */
-			if (mi - 2 < mnb - 2 && len <= buf_size)
-				memcpy(mbase + (uint64_t)mi * mbsz,
-				       buf_base + (uint64_t)ps->buf_idx * buf_size, len);
+			uint32_t mi = ms->buf_idx, pi = ps->buf_idx;
+			/* either index may be broken (by the parent's user,
+			 * before its sync checks the slot, or by the
+			 * monitor's): then an empty copy, never a stray read */
+			if (mi - 2 < mnb - 2 && pi - 2 < b.num - 2 && len <= b.size)
+				memcpy(mbase + (uint64_t)mi * mbsz, b.base + (uint64_t)pi * b.size, len);
 			else
 				len = 0;
 			ms->len = (uint16_t)len;

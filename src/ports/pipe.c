@@ -137,9 +137,8 @@ static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 		}
 		/* copy monitors: the sender's (TX) and the receiver's (RX,
 		 * at arrival) */
-		const char *base = f->map->base + f->map->meta->buf_off;
-		unm_mon_copy(kr, ring, base, bufsize, first, lim);
-		unm_mon_copy(rkr, rxr, base, bufsize, first, lim);
+		unm_mon_copy(kr, ring, unm_map_bufs(f->map), first, lim);
+		unm_mon_copy(rkr, rxr, unm_map_bufs(f->map), first, lim);
 		/* R1: the slots written above become visible to the receiver
 		 * before the new producer index (pairs with A1 in rxsync). */
 		unm_store_release(&rkr->hwtail, lim);

@@ -384,13 +384,7 @@ static inline uint32_t lease_end(const struct unm_kring *kr)
 /* Publish every leading completed reservation (lock held).  Each step
  * stores hwtail before moving lease_first, so repeating a step after a
  * crash between the two stores changes nothing. */
-/* where the buffers of a ring's region are (for monitor copies) */
-struct bufs {
-	const char *base;
-	uint32_t size;
-};
-
-static bool lease_advance(struct unm_kring *kr, const struct netmap_ring *ring, struct bufs b)
+static bool lease_advance(struct unm_kring *kr, const struct netmap_ring *ring, struct unm_bufs b)
 {
 	bool moved = false;
 	while (kr->lease_first != kr->lease_last) {
@@ -403,7 +397,7 @@ static bool lease_advance(struct unm_kring *kr, const struct netmap_ring *ring, 
 		e->bytes = 0;
 		/* copy monitors see the frames in the order they arrive in
 		 * the ring (reservation order) */
-		unm_mon_copy(kr, ring, b.base, b.size, kr->hwtail, e->end);
+		unm_mon_copy(kr, ring, b, kr->hwtail, e->end);
 		/* R1: slots copied by whoever completed the reservation are
 		 * visible before the producer index (pairs with A1 in
 		 * rxsync) */
@@ -419,7 +413,7 @@ static bool lease_advance(struct unm_kring *kr, const struct netmap_ring *ring, 
 /* Complete the reservations of dead processes as zero-length slots
  * (lock held).  Called when the oldest reservation looks stuck; asks the
  * kernel about its owner at most once per STALL_NS. */
-static bool lease_reap(struct unm_kring *kr, struct netmap_ring *ring, struct bufs b, bool now)
+static bool lease_reap(struct unm_kring *kr, struct netmap_ring *ring, struct unm_bufs b, bool now)
 {
 	if (kr->lease_first == kr->lease_last)
 		return false;
@@ -463,7 +457,7 @@ static bool lease_reap(struct unm_kring *kr, struct netmap_ring *ring, struct bu
 static void ring_close(struct unm_map *m, struct unm_kring *kr)
 {
 	struct netmap_ring *ring = unm_ring_ptr(m, kr->ring_obj);
-	struct bufs b = { m->base + m->meta->buf_off, m->meta->p.buf_size };
+	struct unm_bufs b = unm_map_bufs(m);
 	lease_lock(kr);
 	kr->open = 0;
 	lease_unlock(kr);
@@ -760,7 +754,7 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 		return;
 	}
 	if (kr->lease_first != kr->lease_last)
-		lease_reap(kr, ring, (struct bufs){ dv->buf_base, dv->buf_size },
+		lease_reap(kr, ring, unm_map_bufs(dv->map),
 			   kr->lease_last - kr->lease_first >= UNM_LEASES);
 	if (kr->lease_last - kr->lease_first >= UNM_LEASES) {
 		lease_unlock(kr);
@@ -876,7 +870,7 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 	fault(F_BEFORE_PUBLISH);
 	lease_lock(kr);
 	__atomic_store_n(&e->done, 1, __ATOMIC_RELEASE);
-	lease_advance(kr, ring, (struct bufs){ dv->buf_base, bsz });
+	lease_advance(kr, ring, unm_map_bufs(dv->map));
 	lease_unlock(kr);
 	unm_notify(kr);
 }
@@ -980,7 +974,7 @@ static int vale_txsync(struct unm_fd *f, struct unm_kref *k)
 	}
 	uint32_t i = kr->hwcur;
 	if (i != head) {
-		unm_mon_copy(kr, ring, f->map->base + mt->buf_off, bufsize, i, head);
+		unm_mon_copy(kr, ring, unm_map_bufs(f->map), i, head);
 		struct vtx *t = vtx_get(k);
 		if (unm_unlikely(t == NULL))
 			return 0;
@@ -1062,8 +1056,7 @@ static int vale_rxsync(struct unm_fd *f, struct unm_kref *k)
 	    UNM_READ_ONCE(kr->lease_first) != UNM_READ_ONCE(kr->lease_last) &&
 	    (++idle_rx_syncs & 63) == 0) {
 		lease_lock(kr);
-		lease_reap(kr, ring, (struct bufs){ f->map->base + mt->buf_off, mt->p.buf_size },
-			   false);
+		lease_reap(kr, ring, unm_map_bufs(f->map), false);
 		lease_unlock(kr);
 	}
 	unm_rx_import(k, head);

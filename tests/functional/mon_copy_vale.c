@@ -742,9 +742,43 @@ static void concurrent(void)
 	nmport_close(rx);
 }
 
+/* a slot the parent's user broke (buffer index out of the region) before
+ * its txsync checks it: the TX monitor gets an empty copy, the copier does
+ * not read outside the region; likewise a receiver that broke its RX slot */
+static void broken_slots(void)
+{
+	struct nmport_d *a = t_open("vale7:a"), *b = t_open("vale7:b");
+	struct nmport_d *mt = t_open("vale7:a/t"), *mr = t_open("vale7:b/r");
+	struct netmap_ring *t = NETMAP_TXRING(a->nifp, 0);
+	struct netmap_slot *s = &t->slot[t->head];
+	s->buf_idx = 0x7fffffff;
+	s->len = 60;
+	t->head = t->cur = nm_ring_next(t, t->head);
+	ioctl(a->fd, NIOCTXSYNC, NULL);		/* resets the TX ring, as netmap */
+	ioctl(mt->fd, NIOCRXSYNC, NULL);
+	struct netmap_ring *r = NETMAP_RXRING(mt->nifp, 0);
+	CHECK(nm_ring_empty(r) || r->slot[r->head].len == 0,
+	      "copy of a broken TX slot has %u bytes", r->slot[r->head].len);
+	/* the receiver breaks the slot a frame will land in */
+	struct netmap_ring *br = NETMAP_RXRING(b->nifp, 0);
+	br->slot[br->tail].buf_idx = 0x7fffffff;
+	uint8_t bc[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	vt_send(a, bc, 1, 1, 60);
+	ioctl(mr->fd, NIOCRXSYNC, NULL);
+	r = NETMAP_RXRING(mr->nifp, 0);
+	CHECK(!nm_ring_empty(r) && r->slot[r->head].len == 0,
+	      "copy of a frame that found a broken RX slot: %s",
+	      nm_ring_empty(r) ? "none" : "not empty");
+	nmport_close(mr);
+	nmport_close(mt);
+	nmport_close(b);
+	nmport_close(a);
+}
+
 int main(void)
 {
 	t_setup(120);
+	broken_slots();
 	basic();
 	processes();
 	rings();
