@@ -91,6 +91,12 @@ struct unm_kring {
 		uint32_t ring_obj;	/* the monitor's RX ring */
 		uint32_t port;		/* the monitor port */
 	} mon[UNM_KR_MONS];
+	/* zero-copy monitors: the next ring of this ring's chain, as ring
+	 * object + 1 (0: none) | its port << 32, one word so that a reader
+	 * never sees half of an update.  `zcopy`: this ring is a zero-copy
+	 * monitor's RX ring. */
+	uint64_t zmon;
+	uint32_t zcopy;
 
 	/* owner side, read by the peer: written by this ring's sync only
 	 * when it moves, so a spinning owner does not disturb the reader */
@@ -102,6 +108,7 @@ struct unm_kring {
 							 * last sync */
 	uint32_t busy;		/* pid running a sync on this ring, 0 = idle */
 	uint32_t tx_hwtail;	/* TX: last tail published to the user */
+	uint32_t zpid;		/* zero-copy monitor ring: its reader's pid */
 	/* VALE TX ring: what this ring sent, written by its own sync only
 	 * (so plain stores), summed over rings by the readers */
 	uint64_t tx_frames, tx_bytes, drop_full, drop_closed, drop_malformed;
@@ -182,7 +189,8 @@ struct unm_port {
 				 * ports that never got here) */
 	char name[UNM_NAME_MAX];
 	uint16_t mem_id;
-	uint16_t pad;
+	uint16_t flags;
+#define UNM_PF_ZCOPY	0x1	/* monitor: zero-copy (PARENT/z) */
 	uint32_t mem_gen;
 	uint32_t parent;	/* registry index of the parent port, or UNM_NONE */
 	uint32_t peer;		/* other end of a pipe, or UNM_NONE */
@@ -469,6 +477,18 @@ static inline void unm_mon_copy(struct unm_kring *pkr, const struct netmap_ring 
 {
 	if (unm_unlikely(UNM_READ_ONCE(pkr->nmon) != 0) && from != to)
 		unm_mon_copy_slow(pkr, pring, b, from, to);
+}
+void unm_zmon_pass_slow(struct unm_map *m, struct unm_kring *skr, struct netmap_ring *sring,
+			uint32_t from, uint32_t to, int txmon);
+/* Slots [from, to) of ring `skr` are released by its user (RX), or back
+ * from the wire (TX): its zero-copy monitors get them now, by buffer swap.
+ * txmon: 1 a parent TX ring, 0 a parent RX ring, -1 a monitor ring of the
+ * chain (flags kept). */
+static inline void unm_zmon_pass(struct unm_map *m, struct unm_kring *skr, struct netmap_ring *sring,
+				 uint32_t from, uint32_t to, int txmon)
+{
+	if (unm_unlikely(UNM_READ_ONCE(skr->zmon) != 0) && from != to)
+		unm_zmon_pass_slow(m, skr, sring, from, to, txmon);
 }
 int unm_vale_lookup_locked(const char *name, struct nmreq_register *req, bool create,
 			   bool for_register, uint32_t *port_out);

@@ -275,6 +275,14 @@ static int offsets_check(struct unm_map *m, const struct unm_port *p, const stru
 	uint32_t bits = o->nro_offset_bits;
 	uint64_t mask = bits == 0 || bits >= 64 ? ~0ULL : (1ULL << bits) - 1;
 	int ret = 0;
+	if (p->flags & UNM_PF_ZCOPY) {
+		/* buffers move between the parent's slots and the monitor's:
+		 * an offset would mean different things on the two sides */
+		unm_seterr("offsets: not supported by zero-copy monitors");
+		ctl_opts->status[oi] = EOPNOTSUPP;
+		*mask_out = 0;
+		return -EOPNOTSUPP;
+	}
 	if (bits > 64 || o->nro_max_offset > m->meta->p.buf_size ||
 	    (o->nro_max_offset & ~mask) != 0 || o->nro_initial_offset > o->nro_max_offset) {
 		unm_seterr("offsets: bits %u, max %llu, initial %llu not valid for %u-byte buffers",
@@ -369,11 +377,9 @@ static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_
 	unm_gc_locked(false);
 	if (req->nr_mem_id != 0 && (ret = unm_mem_get_locked(req->nr_mem_id)) < 0)
 		goto out;
-	if (req->nr_flags & NR_ZCOPY_MON) {
-		unm_seterr("zero-copy monitors are not supported yet");
-		ret = -EOPNOTSUPP;
-		goto out;
-	}
+	/* as netmap: a zero-copy monitor watches both directions */
+	if (req->nr_flags & NR_ZCOPY_MON)
+		req->nr_flags |= NR_MONITOR_TX | NR_MONITOR_RX;
 	reap_dead_users(hdr->nr_name);
 	bool mon = req->nr_flags & (NR_MONITOR_TX | NR_MONITOR_RX);
 	if (mon)

@@ -106,6 +106,94 @@ void unm_mon_copy_slow(struct unm_kring *pkr, const struct netmap_ring *pring,
 	}
 }
 
+/* ---- zero-copy monitors (PARENT/z) ---------------------------------------------- */
+
+/* A zero-copy monitor lives in its parent's region.  Its RX ring i is on
+ * the chain of the parent's TX ring i and RX ring i (kring.zmon links
+ * each ring of a chain to the next).  Whoever releases slots of a ring
+ * on a chain -- the parent's user for RX, the sync that gets TX slots back,
+ * a monitor's user in its rxsync -- swaps their buffers with the free
+ * buffers of the next ring's slots and publishes them there, so each
+ * monitor sees a frame after the previous ring's user let go of it.  The
+ * parent slot gets the monitor's old buffer and NS_BUF_CHANGED; no buffer
+ * is ever copied, created or lost.
+ *
+ * A monitor whose reader died is stepped over when its ring has no room
+ * (the chain goes on past it at once); the control path unlinks it when
+ * it collects the dead registration. */
+
+#define ZCHAIN_MAX	64	/* bound on the rings walked for one release */
+
+static bool zmon_reader_dead(struct unm_kring *mkr)
+{
+	uint32_t pid = UNM_READ_ONCE(mkr->zpid);
+	return pid != 0 && !unm_pid_alive((pid_t)pid);
+}
+
+void unm_zmon_pass_slow(struct unm_map *m, struct unm_kring *skr, struct netmap_ring *sring,
+			uint32_t from, uint32_t to, int txmon)
+{
+	const uint32_t sn = skr->num_slots, cnt = unm_dist(from, to, sn);
+	const uint32_t nbufs = m->meta->p.buf_num;
+	uint64_t link = UNM_READ_ONCE(skr->zmon);
+
+	for (int hop = 0; link != 0 && hop < ZCHAIN_MAX; hop++) {
+		uint32_t obj = (uint32_t)link - 1, port = (uint32_t)(link >> 32);
+		if (obj >= m->meta->p.ring_num)
+			return;
+		struct unm_kring *mkr = unm_kring_ptr(m, obj);
+		struct netmap_ring *mring = unm_ring_ptr(m, obj);
+		unm_kr_lock(mkr);
+		/* a link read while it changed, or a monitor closing: the
+		 * ring must still be that monitor's, open */
+		if (!mkr->open || !mkr->zcopy || mkr->port != port || mkr->dir != NR_RX) {
+			unm_kr_unlock(mkr);
+			return;
+		}
+		const uint32_t n = mkr->num_slots;
+		uint32_t tail = mkr->hwtail;
+		/* A2 as in VALE: the reader's released slots and the buffers
+		 * it left in them */
+		uint32_t space = unm_dist(tail, unm_prv(unm_load_acquire(&mkr->hwcur), n), n);
+		if (space < cnt && zmon_reader_dead(mkr)) {
+			/* nobody will ever release this ring: step over it */
+			link = UNM_READ_ONCE(mkr->zmon);
+			unm_kr_unlock(mkr);
+			continue;
+		}
+		/* full: the oldest of the new slots keep their buffers */
+		uint32_t skip = cnt > space ? cnt - space : 0;
+		for (uint32_t k = skip, j = (from + skip) % sn; k < cnt; k++, j = unm_nxt(j, sn)) {
+			struct netmap_slot *ps = &sring->slot[j];
+			struct netmap_slot *ms = &mring->slot[tail];
+			uint32_t pb = ps->buf_idx, mb = ms->buf_idx;
+			uint16_t fl = ps->flags;
+			if (txmon >= 0)
+				fl = (uint16_t)((fl & ~NS_TXMON) | (txmon ? NS_TXMON : 0));
+			/* either side's user may have broken its slot: then
+			 * nothing moves and the monitor sees an empty slot */
+			if (pb - 2 < nbufs - 2 && mb - 2 < nbufs - 2) {
+				ms->buf_idx = pb;
+				ms->len = ps->len;
+				ms->ptr = ps->ptr;
+				ps->buf_idx = mb;
+				ps->flags |= NS_BUF_CHANGED;
+			} else {
+				ms->len = 0;
+			}
+			ms->flags = fl | NS_BUF_CHANGED;
+			tail = unm_nxt(tail, n);
+		}
+		/* R1: the slots are visible before the new tail */
+		unm_store_release(&mkr->hwtail, tail);
+		mkr->rx_frames += cnt - skip;
+		mkr->drop_full += skip;
+		unm_kr_unlock(mkr);
+		unm_notify(mkr);
+		return;
+	}
+}
+
 /* ---- the monitor's own syncs ------------------------------------------------------ */
 
 /* the parent left netmap mode (or is gone): the monitor is unusable */
@@ -134,6 +222,14 @@ static int mon_rxsync(struct unm_fd *f, struct unm_kref *k)
 	}
 	if (unm_unlikely(parent_gone(k->kr)))
 		return -2;
+	struct unm_kring *kr = k->kr;
+	if (kr->zcopy) {
+		uint32_t me = unm_self_pid();
+		if (unm_unlikely(UNM_READ_ONCE(kr->zpid) != me))
+			UNM_WRITE_ONCE(kr->zpid, me);
+		/* released slots go down the chain before they go back */
+		unm_zmon_pass(f->map, kr, k->ring, kr->hwcur, head, -1);
+	}
 	unm_rx_import(k, head);
 	return 0;
 }
@@ -156,6 +252,35 @@ const struct unm_port_ops unm_mon_ops = {
 
 /* ---- control path ----------------------------------------------------------------- */
 
+/* Append ring `obj` of zero-copy monitor `port` to the chain that starts
+ * at parent ring `pkr` (or with `del`, take it out: its predecessor then
+ * links to its successor, so the chain stays whole).  The monitor's ring
+ * is in the parent's region `m`. */
+static void zchain_update(struct unm_map *m, struct unm_kring *pkr, uint32_t obj, uint32_t port,
+			  bool del)
+{
+	uint64_t mine = (uint64_t)(obj + 1) | (uint64_t)port << 32;
+	struct unm_kring *cur = pkr;
+	for (int hop = 0; hop < ZCHAIN_MAX + 1; hop++) {
+		uint64_t link = cur->zmon;
+		if (!del && link == mine)
+			return;		/* linked already (the other direction's chain) */
+		if (del && link == mine) {
+			UNM_WRITE_ONCE(cur->zmon, unm_kring_ptr(m, obj)->zmon);
+			return;
+		}
+		if (link == 0 || (uint32_t)link - 1 >= m->meta->p.ring_num) {
+			if (!del) {
+				unm_kring_ptr(m, obj)->zmon = 0;
+				/* release: the ring's state before the link */
+				unm_store_release(&cur->zmon, mine);
+			}
+			return;
+		}
+		cur = unm_kring_ptr(m, (uint32_t)link - 1);
+	}
+}
+
 /* add (or with `del`, remove) the references of monitor `idx` in the rings
  * of its parent */
 static int refs_update(uint32_t idx, bool del)
@@ -175,6 +300,10 @@ static int refs_update(uint32_t idx, bool del)
 		uint32_t pobj = d ? par->rx_obj : par->tx_obj;
 		for (uint32_t i = first; i < last && ret == 0; i++) {
 			struct unm_kring *pkr = unm_kring_ptr(pm, pobj + i);
+			if (p->flags & UNM_PF_ZCOPY) {
+				zchain_update(pm, pkr, p->rx_obj + i, idx, del);
+				continue;
+			}
 			if (del) {
 				for (uint32_t e = 0; e < pkr->nmon; e++) {
 					if (pkr->mon[e].port != idx)
@@ -229,9 +358,15 @@ int unm_mon_create_locked(const char *name, uint32_t parent, struct nmreq_regist
 				   1, UNM_MAX_SLOTS);
 	if (nrx == 0)
 		nrx = 1;
-	uint64_t bufs = (uint64_t)(nrx + 1) * slots + 1024;
-	if ((ret = unm_mem_create_sized_locked((uint32_t)bufs, nrx + 9, 0666, &mem)) < 0)
-		return ret;
+	bool zcopy = req->nr_flags & NR_ZCOPY_MON;
+	if (zcopy) {
+		/* the parent's region: buffers move by index */
+		mem = par->mem_id;
+	} else {
+		uint64_t bufs = (uint64_t)(nrx + 1) * slots + 1024;
+		if ((ret = unm_mem_create_sized_locked((uint32_t)bufs, nrx + 9, 0666, &mem)) < 0)
+			return ret;
+	}
 	unm_mem_ref_locked(mem);
 	if ((ret = unm_port_alloc_locked(&idx)) < 0) {
 		unm_mem_unref_locked(mem);
@@ -242,8 +377,13 @@ int unm_mon_create_locked(const char *name, uint32_t parent, struct nmreq_regist
 	char pname[UNM_NAME_MAX];
 	memcpy(pname, par->name, sizeof(pname));
 	pname[sizeof(pname) - 1] = '\0';
-	snprintf(p->name, sizeof(p->name), "%.60s/%s%s", pname,
-		 req->nr_flags & NR_MONITOR_RX ? "r" : "", req->nr_flags & NR_MONITOR_TX ? "t" : "");
+	if (zcopy)
+		snprintf(p->name, sizeof(p->name), "%.60s/z", pname);
+	else
+		snprintf(p->name, sizeof(p->name), "%.60s/%s%s", pname,
+			 req->nr_flags & NR_MONITOR_RX ? "r" : "",
+			 req->nr_flags & NR_MONITOR_TX ? "t" : "");
+	p->flags = zcopy ? UNM_PF_ZCOPY : 0;
 	p->mem_id = mem;
 	p->mem_gen = r->mems[mem].gen;
 	p->parent = parent;
@@ -265,10 +405,24 @@ int unm_mon_create_locked(const char *name, uint32_t parent, struct nmreq_regist
 		unm_ring_free(m, p->tx_obj, 1);
 		goto out_map;
 	}
-	unm_ring_init(m, p->tx_obj, idx, NR_TX, 0, slots, true);
+	/* the TX ring cannot be used: a zero-copy monitor does not take
+	 * buffers of its parent's pool for it */
+	unm_ring_init(m, p->tx_obj, idx, NR_TX, 0, slots, !zcopy);
 	for (uint32_t i = 0; i < nrx; i++) {
 		unm_ring_init(m, p->rx_obj + i, idx, NR_RX, i, slots, true);
-		unm_kring_ptr(m, p->rx_obj + i)->open = 1;
+		struct unm_kring *kr = unm_kring_ptr(m, p->rx_obj + i);
+		kr->zcopy = zcopy;
+		kr->open = 1;
+	}
+	/* a pool that ran out while filling the rings left 0 in the last slots */
+	bool short_bufs = false;
+	for (uint32_t i = 0; i < nrx; i++)
+		short_bufs |= unm_ring_ptr(m, p->rx_obj + i)->slot[slots - 1].buf_idx == 0;
+	if (short_bufs) {
+		unm_seterr("%s: buffer pool of memory region %u exhausted", p->name, mem);
+		unm_map_put(m);
+		mon_destroy(idx);
+		return -ENOMEM;
 	}
 	unm_map_put(m);
 	m = NULL;

@@ -149,6 +149,9 @@ static int pipe_txsync(struct unm_fd *f, struct unm_kref *k)
 	 * any buffer it handed back into our slots is seen before reuse. */
 	uint32_t cons = unm_load_acquire(&rkr->hwcur);
 	uint32_t tail = unm_prv(cons, n);
+	/* slots back from the receiver: zero-copy monitors see them now
+	 * (netmap: pipe TX after the peer read and the sender synced) */
+	unm_zmon_pass(f->map, kr, ring, unm_nxt(kr->tx_hwtail, n), cons, 1);
 	UNM_WRITE_ONCE(kr->rtail, tail);
 	kr->tx_hwtail = tail;
 	/* release: another application thread reading tail sees the slots */
@@ -180,6 +183,9 @@ static int pipe_rxsync(struct unm_fd *f, struct unm_kref *k)
 		 * the sender's TX slot; the others already match it, so in
 		 * the common case nothing is written on the sender's side. */
 		bool bad = false;
+		/* zero-copy monitors get the released frames first: a slot
+		 * whose buffer they swapped goes back to the sender below */
+		unm_zmon_pass(f->map, kr, ring, i, head, 0);
 		while (i != head && !bad) {
 			uint32_t end = head > i ? head : n;
 			if (unm_unlikely(!run_matches(&ring->slot[i], &k->shadow[i], end - i)))

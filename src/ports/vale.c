@@ -1026,7 +1026,9 @@ static int vale_txsync(struct unm_fd *f, struct unm_kref *k)
 		kr->tx_bytes += txb;
 		kr->drop_malformed += bad;
 	}
-	/* every slot is free again right after the sync */
+	/* every slot is free again right after the sync: zero-copy
+	 * monitors see the frames now (netmap: VALE TX immediately) */
+	unm_zmon_pass(f->map, kr, ring, kr->hwcur, head, 1);
 	UNM_WRITE_ONCE(kr->hwcur, head);
 	uint32_t tail = unm_prv(head, n);
 	UNM_WRITE_ONCE(kr->rtail, tail);
@@ -1059,6 +1061,8 @@ static int vale_rxsync(struct unm_fd *f, struct unm_kref *k)
 		lease_reap(kr, ring, unm_map_bufs(f->map), false);
 		lease_unlock(kr);
 	}
+	/* released slots: to the zero-copy monitors before the senders */
+	unm_zmon_pass(f->map, kr, ring, kr->hwcur, head, 0);
 	unm_rx_import(k, head);
 	return ret;
 }
