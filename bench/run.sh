@@ -532,6 +532,15 @@ run_vale_uni() {
 	rx=$!
 	PIDS+=("$rx")
 	wait_line "$rxlog" 'Ready' 50 "$rx" || log "bench: round $r: $series: rx not ready after 5 s"
+	# MON=r|z: a monitor of b's RX ring (copy or zero-copy), read by a third pkt-gen
+	local mon='' monlog=$OUT/logs/$series-mon.$r.log
+	if [ -n "${MON:-}" ]; then
+		UNETMAP_DIR=$ROUND_DIR "${cmd[@]}" -i "$sw:b/$MON" -f rx >"$monlog" 2>&1 &
+		mon=$!
+		PIDS+=("$mon")
+		wait_line "$monlog" 'Ready' 50 "$mon" ||
+			log "bench: round $r: $series: monitor reader not ready after 5 s"
+	fi
 	local anlog=$OUT/logs/$series-announce.$r.log
 	if ! UNETMAP_DIR=$ROUND_DIR timeout -k 1 5 "$BB/vale_idle" -1 "$sw:b" "$RX_MAC" >"$anlog" 2>&1; then
 		note="$note; rx MAC not announced (traffic flooded)"
@@ -547,6 +556,11 @@ run_vale_uni() {
 		note="$note; tx exited early"
 	fi
 	note="$note$(vale_counters "$sw" "$OUT/logs/$series-stats.$r.log")"
+	if [ -n "$mon" ]; then
+		# first: a monitor whose parent left answers EIO
+		stop "$mon"
+		note="$note; monitor $sw:b/$MON read $(awk '/^Speed:/ { print $2, $3 }' "$monlog")"
+	fi
 	stop "$rx"
 	stop "$tx"
 	[ -n "$ip" ] && stop "$ip"
@@ -792,6 +806,9 @@ for r in $(seq 1 "$RUNS_TO_DO"); do
 		# the same, as an unmodified program: libc-only pkt-gen under unetmap-run
 		[ -z "$SKIP_VALE_PRELOAD" ] &&
 			run_vale_uni "$r" vale_uni_preload vale1 0 "$BUILD/bin/unetmap-run" "$PKTGEN_LIBC"
+		# the unicast row with a monitor of b's RX ring, read by a third process
+		MON=r run_vale_uni "$r" vale_uni_copymon vale5 0 "$PKTGEN"
+		MON=z run_vale_uni "$r" vale_uni_zmon vale6 0 "$PKTGEN"
 		run_vale_bcast "$r"
 		for n in $VALE_N; do
 			run_vale_uni "$r" "vale_n$n" "vale$n" $((n - 2)) "$PKTGEN"
@@ -858,6 +875,8 @@ ratio() { # a b
 	printf '%-52s %10s %10s %10s\n' "VALE and peers, 60-B frames" min median max
 	row "VALE unicast, 2 ports, pkt-gen tx->rx" vale_uni Mpps "$SKIP_VALE"
 	row "same, libc-only pkt-gen under unetmap-run" vale_uni_preload Mpps "$SKIP_VALE_PRELOAD"
+	row "VALE unicast + copy monitor b/r (3rd process reads)" vale_uni_copymon Mpps "$SKIP_VALE"
+	row "VALE unicast + zero-copy monitor b/z (3rd reads)" vale_uni_zmon Mpps "$SKIP_VALE"
 	row "VALE broadcast 1->3 ports, per receiver" vale_bcast_rx Mpps "$SKIP_VALE"
 	row "VALE broadcast 1->3 ports, sum of 3 receivers" vale_bcast_agg Mpps "$SKIP_VALE"
 	row "DPDK memif, testpmd txonly->rxonly (2 procs)" memif Mpps "$SKIP_MEMIF"
@@ -870,6 +889,8 @@ ratio() { # a b
 	echo "ratio of medians  VALE / memif:  $(ratio vale_uni memif) (target >= 2)"
 	echo "ratio of medians  VALE / bridge: $(ratio vale_uni bridge) (target >= 30)"
 	echo "ratio of medians  VALE under unetmap-run / linked: $(ratio vale_uni_preload vale_uni) (target >= 0.9)"
+	echo "ratio of medians  VALE with copy monitor / without: $(ratio vale_uni_copymon vale_uni) (target >= 0.7)"
+	echo "ratio of medians  VALE with zero-copy monitor / without: $(ratio vale_uni_zmon vale_uni) (target >= 0.7)"
 	echo "ratio of medians  pipe under unetmap-run / linked: $(ratio unetmap_pipe_preload unetmap_pipe) (target >= 0.9)"
 	printf '%-52s %10s %10s %10s\n' "VALE unicast a->b, N ports on the switch, N-2 idle" min median max
 	row "N=2 (the unicast row)" vale_uni Mpps "$SKIP_VALE"
