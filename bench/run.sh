@@ -12,12 +12,16 @@
 #   (f) DPDK memif: dpdk-testpmd server txonly -> client rxonly (root, hugepages)
 #   (g) Linux bridge: AF_PACKET sender -> veth -> br0 -> veth -> TPACKET_V3 receiver,
 #       in network namespaces this script creates and deletes (root)
+#   (h) VALE TSO: vale_tso sends 64-KB TCPv4 GSO frames from a port with a 10-byte
+#       virtio-net header to a port without one (the switch segments them); Gbit/s of
+#       TCP payload delivered
 # then prints min / median / max per row, the ratios of the medians, and writes
 # bench/out/results.csv (raw, one line per measurement) and bench/out/bench.png.
 #
 # Environment:
 #   BENCH_RUNS   rounds (default 5)          BENCH_SECS   measured window, s (default 3)
-#   BENCH_ROWS   groups to run, comma-separated, from pipe,spsc,rte,sync,vale,memif,bridge
+#   BENCH_ROWS   groups to run, comma-separated, from pipe,spsc,rte,sync,vale,memif,bridge,
+#                tso
 #                (default: all of them)
 #   BENCH_VALE_N port counts for the VALE N-port rows (default "8 64 254"; N=2 is the
 #                unicast row)
@@ -39,7 +43,7 @@ SLOTS=${BENCH_SLOTS:-1024}
 SYNC_N=${BENCH_SYNC_N:-10000000}
 SYNC_SECS=${BENCH_SYNC_SECS:-2}
 DEADLINE=${BENCH_DEADLINE:-600}
-ROWS=${BENCH_ROWS:-pipe,spsc,rte,sync,vale,memif,bridge}
+ROWS=${BENCH_ROWS:-pipe,spsc,rte,sync,vale,memif,bridge,tso}
 REPORT_ONLY=${BENCH_REPORT_ONLY:-0}
 VALE_N=${BENCH_VALE_N:-8 64 254}
 CC=${CC:-gcc}
@@ -63,9 +67,9 @@ if [ "$RUNS" -gt 50 ] || [ "$SECS" -gt 60 ]; then
 fi
 for g in ${ROWS//,/ }; do
 	case $g in
-	pipe | spsc | rte | sync | vale | memif | bridge) ;;
+	pipe | spsc | rte | sync | vale | memif | bridge | tso) ;;
 	*)
-		echo "bench: unknown group '$g' in BENCH_ROWS (pipe,spsc,rte,sync,vale,memif,bridge)" >&2
+		echo "bench: unknown group '$g' in BENCH_ROWS (pipe,spsc,rte,sync,vale,memif,bridge,tso)" >&2
 		exit 2
 		;;
 	esac
@@ -300,6 +304,17 @@ elif ! $CC $CFLAGS bench/afp_send.c -o "$BB/afp_send" 2>"$TMPD/cc_afp.log" ||
 	! $CC $CFLAGS bench/afp_rx.c -o "$BB/afp_rx" 2>>"$TMPD/cc_afp.log"; then
 	cat "$TMPD/cc_afp.log" >&2
 	SKIP_BRIDGE="skipped (afp_send/afp_rx build failed)"
+fi
+# (h) VALE TSO: vale_tso, linked with -lunetmap
+SKIP_TSO=''
+if ! want tso; then
+	SKIP_TSO="not run (BENCH_ROWS)"
+elif [ ! -f "$LIBUNM" ]; then
+	SKIP_TSO="skipped ($LIBUNM missing)"
+elif ! $CC $CFLAGS -Iinclude -pthread bench/vale_tso.c -o "$BB/vale_tso" \
+	-L"$BUILD/lib" -lunetmap -Wl,-rpath,'$ORIGIN/../lib' -pthread 2>"$TMPD/cc_tso.log"; then
+	cat "$TMPD/cc_tso.log" >&2
+	SKIP_TSO="skipped (vale_tso build failed)"
 fi
 want pipe || SKIP_PIPE="not run (BENCH_ROWS)"
 want spsc || SKIP_SPSC="not run (BENCH_ROWS)"
@@ -723,6 +738,24 @@ stop_after() {
 	stop "$1"
 }
 
+# ---------------------------------------------------------------- (h) VALE TSO
+# run_tso ROUND: vale_tso (sender thread on CPU0, receiver on CPU1), SECS s measured
+run_tso() {
+	local r=$1 out v mpps drop
+	out=$(UNETMAP_DIR=$ROUND_DIR timeout -k 2 $((SECS + 25)) "$BB/vale_tso" -t "$SECS" -p 0 -c 1 \
+		2>"$OUT/logs/vale_tso.$r.log")
+	v=$(printf '%s\n' "$out" | awk '$1 == "Gbps" { print $2 }')
+	mpps=$(printf '%s\n' "$out" | awk '$1 == "Mpps" { print $2 }')
+	drop=$(printf '%s\n' "$out" | awk '$1 == "drop_full" { print $2 }')
+	if [ -z "$v" ]; then
+		log "bench: round $r: vale_tso failed:"
+		tail -3 "$OUT/logs/vale_tso.$r.log" >&2
+		return 1
+	fi
+	record "$r" vale_tso "$v" Gbps "64-KB TCPv4 GSO hdr 10 -> plain port; $mpps Mpps segments; drop_full $drop %"
+	log "bench: round $r: vale_tso             $v Gbit/s TCP payload ($mpps Mpps segments)"
+}
+
 # ---------------------------------------------------------------- (g) Linux bridge
 # namespaces: T (sender, a0) -- a1 [br0 in B] b1 -- b0 (receiver, R); no IP addresses,
 # IPv6 off, static fdb entry for b0's MAC on b1 (peer-baselines §3)
@@ -816,6 +849,7 @@ for r in $(seq 1 "$RUNS_TO_DO"); do
 	fi
 	[ -z "$SKIP_MEMIF" ] && run_memif "$r"
 	[ -z "$SKIP_BRIDGE" ] && run_bridge "$r"
+	[ -z "$SKIP_TSO" ] && run_tso "$r"
 	rm -rf "$ROUND_DIR"
 	ROUND_DIR=
 done
@@ -900,6 +934,8 @@ ratio() { # a b
 	for n in $VALE_N; do
 		echo "ratio of medians  VALE N=$n / N=2: $(ratio "vale_n$n" vale_uni) (idle ports should cost nothing: ~1)"
 	done
+	printf '%-52s %10s %10s %10s\n' "VALE offloads (virtio-net header mismatch)" min median max
+	row "TSO: 64-KB TCPv4 GSO, hdr 10 -> plain, payload" vale_tso Gbps "$SKIP_TSO"
 	printf '%-52s %10s %10s %10s\n' "cost of one call" min median max
 	row "NIOCTXSYNC, nothing to send" NIOCTXSYNC ns "$SKIP_SYNC"
 	row "NIOCRXSYNC, nothing to receive" NIOCRXSYNC ns "$SKIP_SYNC"

@@ -42,6 +42,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include "core/unm.h"
+#include "core/vnet.h"
 #include "unetmap.h"
 
 #define VALE_FILE_MAGIC	0x756e6d76616c6531ULL	/* "unmvale1" */
@@ -731,6 +732,199 @@ static uint32_t list_count(const struct vtx *t, uint16_t a, uint16_t b)
 	return n;
 }
 
+/* ---- virtio-net header mismatch (reference §4.7) ----------------------------- */
+
+/* What frame i of the batch becomes at the destination being served:
+ * slots (0: dropped as malformed), frames and bytes.  Slow path only. */
+struct vnet_plan {
+	uint32_t slots, frames;
+	uint64_t bytes;
+};
+static __thread struct vnet_plan vnet_plans[UNM_VALE_BATCH];
+
+/* the next frame of lists *a and *b merged in batch order, FT_END after
+ * the last */
+static inline uint16_t ft_merge_next(const struct vtx *t, uint16_t *a, uint16_t *b)
+{
+	uint16_t i;
+	if (*b == FT_END || (*a != FT_END && *a < *b)) {
+		i = *a;
+		if (i != FT_END)
+			*a = t->ft[i].next;
+	} else {
+		i = *b;
+		*b = t->ft[i].next;
+	}
+	return i;
+}
+
+/* Plan frame x for a destination: its fragments in fr[] (each read once
+ * and bounded by its buffer, whatever the sender does to the slot
+ * meanwhile), then unm_vnet_plan().  -1 if the frame must be dropped,
+ * also when one destination frame would need more than the 255 slots its
+ * flags can count. */
+#define VNET_MAXFRAGS	255	/* longest chain vale_txsync() cuts */
+
+static int vnet_plan_frame(struct unm_vnet *v, const struct src_view *sv, const struct ft *x,
+			   struct unm_vnet_frag *fr, uint32_t hs, uint32_t hd, uint32_t cap,
+			   uint32_t mfs)
+{
+	if (x->nfrags > VNET_MAXFRAGS)
+		return -1;
+	uint32_t sj = x->slot;
+	for (uint32_t k = 0; k < x->nfrags; k++) {
+		const struct netmap_slot *ss = &sv->ring->slot[sj];
+		uint32_t len = ss->len;
+		fr[k].base = (const uint8_t *)src_data(sv, ss);
+		if (!(ss->flags & NS_INDIRECT)) {
+			uint64_t off = sv->kr->offset_mask != 0 ? unm_slot_offset(sv->kr, ss) : 0;
+			uint32_t room = off < sv->buf_size ? sv->buf_size - (uint32_t)off : 0;
+			if (len > room)
+				len = room;
+		}
+		fr[k].len = len;
+		sj = unm_nxt(sj, sv->n);
+	}
+	int ns = unm_vnet_plan(v, fr, x->nfrags, hs, hd, cap, mfs);
+	return ns > 0 && v->frame_slots <= 255 ? ns : -1;
+}
+
+/* deliver() for a destination whose header length hd differs from the
+ * source's hs: every frame is converted (header rewritten, GSO frames
+ * segmented, checksums completed) into as many destination slots as it
+ * needs, planned before the reservation and written after it.  Same lease
+ * protocol as deliver(); a frame that does not fit is dropped whole. */
+__attribute__((noinline))	/* keep it out of deliver()'s fast path */
+static void deliver_vnet(struct vtx *t, struct unm_kring *skr, const struct src_view *sv,
+			 struct vdst *dv, struct vdst_ring *vr, uint16_t head, uint16_t bhead,
+			 uint32_t hs, uint32_t hd)
+{
+	struct unm_kring *kr = vr->kr;
+	struct netmap_ring *ring = vr->ring;
+	const uint32_t n = kr->num_slots, bsz = dv->buf_size, nb = dv->nbufs;
+	/* every slot of a frame fits one destination buffer, after the
+	 * largest data offset the receiver may have put in it */
+	const uint64_t omax = kr->offset_mask != 0 ? kr->offset_max : 0;
+	const uint32_t cap = omax < bsz ? bsz - (uint32_t)omax : 0;
+	const uint32_t mfs = hd != 0 ? bsz : UNM_VNET_MFS_DEFAULT;
+	struct unm_vnet v;
+	struct unm_vnet_frag fr[VNET_MAXFRAGS];
+	uint32_t nvalid = 0, nbad = 0;
+	uint16_t a = head, b = bhead, i;
+
+	while ((i = ft_merge_next(t, &a, &b)) != FT_END) {
+		struct vnet_plan *p = &vnet_plans[i];
+		int ns = vnet_plan_frame(&v, sv, &t->ft[i], fr, hs, hd, cap, mfs);
+		if (ns < 0) {
+			p->slots = 0;
+			nbad++;
+			continue;
+		}
+		*p = (struct vnet_plan){ .slots = (uint32_t)ns, .frames = v.nframes,
+					 .bytes = v.out_bytes };
+		nvalid++;
+	}
+	skr->drop_malformed += nbad;
+	if (nvalid == 0)
+		return;
+
+	lease_lock(kr);
+	if (!kr->open || kr->tag != vr->tag) {
+		lease_unlock(kr);
+		skr->drop_closed += nvalid;
+		return;
+	}
+	if (kr->lease_first != kr->lease_last)
+		lease_reap(kr, ring, unm_map_bufs(dv->map),
+			   kr->lease_last - kr->lease_first >= UNM_LEASES);
+	if (kr->lease_last - kr->lease_first >= UNM_LEASES) {
+		lease_unlock(kr);
+		skr->drop_full += nvalid;
+		return;
+	}
+	uint32_t start = lease_end(kr);
+	/* A2: the receiver's released slots (pairs with R2 in rxsync) */
+	uint32_t cons = unm_load_acquire(&kr->hwcur);
+	uint32_t avail = unm_dist(start, unm_prv(cons, n), n);
+	/* whole converted frames that fit, up to the first that does not */
+	uint32_t tslots = 0, frames = 0, taken = 0;
+	uint64_t bytes = 0;
+	uint16_t stop = FT_END;
+	a = head;
+	b = bhead;
+	while ((i = ft_merge_next(t, &a, &b)) != FT_END) {
+		const struct vnet_plan *p = &vnet_plans[i];
+		if (p->slots == 0)
+			continue;
+		if (p->slots > avail - tslots) {
+			stop = i;
+			break;
+		}
+		tslots += p->slots;
+		frames += p->frames;
+		bytes += p->bytes;
+		taken++;
+	}
+	if (taken == 0) {
+		lease_unlock(kr);
+		skr->drop_full += nvalid;
+		return;
+	}
+	uint32_t li = kr->lease_last;
+	struct unm_lease *e = &kr->lease[li % UNM_LEASES];
+	e->start = start;
+	e->end = (start + tslots) % n;
+	e->pid = unm_self_pid();
+	e->frames = frames;
+	e->bytes = bytes;
+	__atomic_store_n(&e->done, 0, __ATOMIC_RELAXED);
+	/* commit: the reservation exists from this store on */
+	UNM_WRITE_ONCE(kr->lease_last, li + 1);
+	lease_unlock(kr);
+	skr->drop_full += nvalid - taken;	/* did not fit */
+
+	/* convert, outside the lock: plan each frame again (same fragments,
+	 * same answer) and write its slots.  Should the sender have changed
+	 * the frame meanwhile, its reserved slots are filled with empty
+	 * frames instead. */
+	uint32_t pos = start;
+	a = head;
+	b = bhead;
+	while ((i = ft_merge_next(t, &a, &b)) != stop) {
+		const struct vnet_plan *p = &vnet_plans[i];
+		if (p->slots == 0)
+			continue;
+		bool same = vnet_plan_frame(&v, sv, &t->ft[i], fr, hs, hd, cap, mfs) ==
+			    (int)p->slots;
+		for (uint32_t k = 0; k < p->slots; k++) {
+			struct netmap_slot *ds = &ring->slot[pos];
+			uint32_t len = 0, fs = 1;
+			bool more = false;
+			if (same) {
+				uint32_t didx = UNM_READ_ONCE(ds->buf_idx);
+				uint8_t *dst = NULL;
+				if (didx - 2 < nb - 2) {
+					dst = (uint8_t *)dv->buf_base + (uint64_t)didx * bsz;
+					if (unm_unlikely(kr->offset_mask != 0))
+						dst += unm_slot_offset(kr, ds);
+				}
+				len = unm_vnet_next(&v, dst, &more);
+				if (dst == NULL)
+					len = 0;	/* the receiver broke the slot */
+				fs = v.frame_slots;
+			}
+			ds->len = (uint16_t)len;
+			ds->flags = (uint16_t)(fs << 8 | (more ? NS_MOREFRAG : 0));
+			pos = unm_nxt(pos, n);
+		}
+	}
+	lease_lock(kr);
+	__atomic_store_n(&e->done, 1, __ATOMIC_RELEASE);
+	lease_advance(kr, ring, unm_map_bufs(dv->map));
+	lease_unlock(kr);
+	unm_notify(kr);
+}
+
 /* Deliver the frames of list `head` (merged in order with list `bhead`,
  * may be FT_END) to ring `q` of destination `d`. */
 static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
@@ -743,6 +937,13 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 		return;
 	}
 	struct vdst_ring *vr = &dv->rx[q % dv->nrx];
+	/* ports with different virtio-net header lengths: the slow path */
+	uint32_t hs = UNM_READ_ONCE(t->r->ports[t->port].hdr_len);
+	uint32_t hd = UNM_READ_ONCE(t->r->ports[dv->port].hdr_len);
+	if (unm_unlikely(hs != hd)) {
+		deliver_vnet(t, skr, sv, dv, vr, head, bhead, hs, hd);
+		return;
+	}
 	struct unm_kring *kr = vr->kr;
 	struct netmap_ring *ring = vr->ring;
 	uint32_t n = kr->num_slots;
