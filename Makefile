@@ -17,8 +17,14 @@ CPPFLAGS := -Iinclude -Isrc -D_GNU_SOURCE
 CFLAGS  := $(CSTD) $(OPT) $(WARN) $(SAN) -pthread
 LDLIBS  := -pthread -ldl
 
-LIB_SRCS := $(wildcard src/core/*.c src/ports/*.c src/ctl/*.c src/shim/*.c src/lib/*.c)
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_SRCS := $(wildcard src/core/*.c src/ports/*.c src/ctl/*.c src/shim/*.c src/lib/*.c src/nic/*.c)
+# the BPF programs of NIC ports (bpf/unetmap.bpf.c), compiled by clang for
+# the BPF target whatever CC is, and embedded in the library (src/nic/bpf_obj.S)
+BPF_CC   ?= clang
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)
+BPF_OBJ  := $(BUILD)/obj/bpf/unetmap.bpf.o
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/src/nic/bpf_obj.o
+NIC_LIBS := -lxdp -lbpf
 LIB      := $(BUILD)/lib/libunetmap.so
 
 TOOL_NAMES := $(notdir $(patsubst %/,%,$(wildcard tools/*/)))
@@ -45,10 +51,19 @@ $(BUILD)/obj/%.o: %.c $(wildcard include/*.h include/net/*.h src/*/*.h src/*.h)
 
 $(BUILD)/obj/src/ports/%.o $(BUILD)/obj/src/core/sync.o: CFLAGS += $(HOT_OPT)
 
+$(BPF_OBJ): bpf/unetmap.bpf.c
+	@mkdir -p $(dir $@)
+	$(BPF_CC) -O2 -g -target bpf -Wall -Wextra -Werror $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH)) \
+	    -c $< -o $@
+
+$(BUILD)/obj/src/nic/bpf_obj.o: src/nic/bpf_obj.S $(BPF_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -c -DUNM_BPF_OBJ='"$(BPF_OBJ)"' $< -o $@
+
 $(LIB): $(LIB_OBJS) src/libunetmap.map
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/libunetmap.map -Wl,-soname,libunetmap.so.1 \
-	    -o $@ $(LIB_OBJS) $(LDLIBS)
+	    -o $@ $(LIB_OBJS) $(LDLIBS) $(NIC_LIBS)
 	ln -sf libunetmap.so $(BUILD)/lib/libunetmap.so.1
 
 # every tools/NAME/ directory is one program made of its .c files
@@ -57,9 +72,16 @@ $(BUILD)/bin/%: $$(wildcard tools/%/*.c tools/%/*.h) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(filter %.c,$^) -L$(BUILD)/lib -lunetmap $(RPATH) $(LDLIBS) -lm
 
-$(BUILD)/tests/%: tests/%.c tests/testlib.h tests/nmtest.h tests/valetest.h tests/montest.h $(LIB)
+$(BUILD)/tests/%: tests/%.c tests/testlib.h tests/nmtest.h tests/valetest.h tests/montest.h tests/vnettest.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< -L$(BUILD)/lib -lunetmap $(RPATH) $(LDLIBS) -lm
+
+# NIC tests (tests/functional/nic_*.c) reach the library's internal
+# interfaces (src/nic/*.h): they are linked with its objects, not -lunetmap
+NIC_TEST_HDRS := tests/testlib.h $(wildcard tests/nictest.h tests/kobjtest.h)
+$(BUILD)/tests/functional/nic_%: tests/functional/nic_%.c $(NIC_TEST_HDRS) $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) $(NIC_LIBS) -lm
 
 # pkt-gen as upstream builds it: libnetmap compiled in, only libc imported
 $(BUILD)/clients/pkt-gen-libc: $(wildcard tools/pkt-gen/*.c tools/pkt-gen/*.h src/lib/*.c src/lib/*.h)

@@ -119,6 +119,22 @@ typedef uint32_t (*unetmap_vale_lookup_fn)(const uint8_t *frame, uint32_t len,
  *  returns how many exist. */
 int unetmap_vale_switches(char (*names)[16], unsigned max);
 
+/** What holds Linux interface @p ifname in netmap mode (a NIC port). */
+struct unetmap_nic_info {
+	char ifname[16];
+	char backend[16];	/**< "xdp" (AF_XDP) or "packet" (TPACKET_V3) */
+	char mode[16];		/**< "zc", "copy" or "packet": the data path the
+				 *   last registration got */
+	uint32_t nrxq, ntxq;	/**< queues of the interface = hardware rings */
+	uint32_t users;		/**< sessions (registrations' processes) */
+	int32_t helper_pid;	/**< process holding the shared kernel objects */
+	char tap[16];		/**< TAP of the host rings, "" if none */
+	char note[96];		/**< e.g. why the TPACKET backend was chosen */
+};
+
+/** 0 and *@p out, or -1 with errno ENOENT when nothing holds @p ifname. */
+int unetmap_nic_info(const char *ifname, struct unetmap_nic_info *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,7 +3,7 @@
 #   scripts/deps.sh          build, tests, demo and benchmarks
 #   scripts/deps.sh --test   build and tests only (what CI needs)
 # Needs root for apt-get; otherwise it only reports what is missing.
-pkgs=(build-essential make pkg-config procps clang tcpdump)
+pkgs=(build-essential make pkg-config procps clang tcpdump iproute2 libbpf-dev libxdp-dev libelf-dev zlib1g-dev)
 [ "${1:-}" = "--test" ] || pkgs+=(libdpdk-dev dpdk-dev gnuplot-nox)
 missing=()
 for p in "${pkgs[@]}"; do

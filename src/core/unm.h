@@ -32,7 +32,7 @@
 #include "core/barrier.h"
 
 #define UNM_REGISTRY_MAGIC	0x756e6d7265673031ULL	/* "unmreg01" */
-#define UNM_REGISTRY_VERSION	2
+#define UNM_REGISTRY_VERSION	3
 #define UNM_REGION_MAGIC	0x756e6d6d656d3031ULL	/* "unmmem01" */
 
 #define UNM_MAX_PORTS		16384
@@ -109,6 +109,7 @@ struct unm_kring {
 	uint32_t busy;		/* pid running a sync on this ring, 0 = idle */
 	uint32_t tx_hwtail;	/* TX: last tail published to the user */
 	uint32_t zpid;		/* zero-copy monitor ring: its reader's pid */
+	uint32_t zdead;		/* ... who died: the chain steps over it */
 	/* VALE TX ring: what this ring sent, written by its own sync only
 	 * (so plain stores), summed over rings by the readers */
 	uint64_t tx_frames, tx_bytes, drop_full, drop_closed, drop_malformed;
@@ -168,7 +169,8 @@ enum unm_port_kind {
 	UNM_PORT_NULL,			/* NR_REG_NULL port */
 	UNM_PORT_VALE,			/* ephemeral VALE port valeS:P */
 	UNM_PORT_VALE_PERSIST,		/* persistent VALE port (VALE_NEWIF) */
-	UNM_PORT_MONITOR,		/* copy monitor PARENT/r, /t, /rt */
+	UNM_PORT_MONITOR,		/* monitor PARENT/r, /t, /rt, /z */
+	UNM_PORT_NIC,			/* Linux interface netmap:IF (nic.c) */
 	UNM_PORT_KIND_MAX
 };
 
@@ -205,6 +207,10 @@ struct unm_port {
 	uint16_t sw[2], swport[2];
 	/* monitor: the parent rings it watches, [first, last) per direction */
 	uint32_t tx_first_mon, tx_last_mon, rx_first_mon, rx_last_mon;
+	/* host rings per direction (NIC ports): ring objects tx_obj + ntx
+	 * and rx_obj + nrx, ring ids ntx and nrx */
+	uint32_t nhost;
+	char nic_mode[8];	/* NIC: "zc", "copy", "packet" (last binding) */
 };
 
 /* A VALE switch in the registry; its data-path state is the file
@@ -322,6 +328,13 @@ struct unm_port_ops {
 	void (*bind)(struct unm_map *m, struct unm_kring *kr);
 	/* optional: free k->priv when the fd's binding goes away */
 	void (*kref_fini)(struct unm_kref *k);
+	/* optional: this process's side of a new binding (the sockets of a
+	 * NIC port), 0 or -errno; undone by fd_detach */
+	int (*fd_attach)(struct unm_fd *f);
+	void (*fd_detach)(struct unm_fd *f);
+	/* poll() cannot be woken by a producer's notification: sleep in
+	 * short steps (a NIC port's frames come from the kernel) */
+	bool no_wakeup;
 };
 
 struct unm_kref {
@@ -349,6 +362,7 @@ struct unm_fd {
 	uint64_t memsize;
 	uint32_t ntx, nrx;
 	struct unm_kref *tx, *rx;
+	void *priv;			/* port kind's per-binding state (NIC) */
 	pthread_mutex_t lock;		/* serialises register/close of this fd */
 };
 
@@ -465,6 +479,9 @@ extern const struct unm_port_ops unm_pipe_ops;
 extern const struct unm_port_ops unm_null_ops;
 extern const struct unm_port_ops unm_vale_ops;
 extern const struct unm_port_ops unm_mon_ops;
+extern const struct unm_port_ops unm_nic_ops;
+int unm_nic_lookup_locked(const char *name, struct nmreq_register *req, bool create,
+			  uint32_t *port_out);
 int unm_mon_create_locked(const char *name, uint32_t parent, struct nmreq_register *req,
 			  const uint32_t watch[4], uint32_t *port_out);
 void unm_mon_orphans_locked(void);

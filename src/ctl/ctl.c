@@ -135,10 +135,8 @@ static int port_lookup_locked(const char *name, struct nmreq_register *req, bool
 		*port = (uint32_t)(pp - unm_registry()->ports);
 		return 0;
 	}
-	if (name[0] != '\0' && if_nametoindex(name) != 0) {
-		unm_seterr("NIC ports are not supported yet (%s)", name);
-		return -EOPNOTSUPP;
-	}
+	if (name[0] != '\0' && if_nametoindex(name) != 0)
+		return unm_nic_lookup_locked(name, req, create, port);
 	unm_seterr("no such port or interface: %s", name);
 	return -ENXIO;
 }
@@ -179,8 +177,21 @@ static int select_rings(const struct unm_port *p, const struct nmreq_register *r
 	case NR_REG_SW:
 	case NR_REG_NIC_SW:
 	case NR_REG_ONE_SW:
-		unm_seterr("%s has no host rings", p->name);
-		return -EINVAL;
+		if (p->nhost == 0) {
+			unm_seterr("%s has no host rings", p->name);
+			return -EINVAL;
+		}
+		if (req->nr_mode == NR_REG_ONE_SW && n >= p->nhost) {
+			unm_seterr("host ring %u out of range (%u host rings)", n, p->nhost);
+			return -EINVAL;
+		}
+		/* host rings follow the hardware rings (ring ids ntx, nrx) */
+		*rg = (struct range){ p->ntx, p->ntx + p->nhost, p->nrx, p->nrx + p->nhost };
+		if (req->nr_mode == NR_REG_NIC_SW)
+			rg->tx_first = rg->rx_first = 0;
+		else if (req->nr_mode == NR_REG_ONE_SW)
+			*rg = (struct range){ p->ntx + n, p->ntx + n + 1, p->nrx + n, p->nrx + n + 1 };
+		break;
 	default:
 		unm_seterr("invalid register mode %u", req->nr_mode);
 		return -EINVAL;
@@ -429,7 +440,8 @@ static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_
 	if (oi >= 0 && (ret = offsets_check(m, p, &rg, oi, &omask)) < 0)
 		goto out_map;
 	/* netmap_if: hardware rings, then one (fake) host ring, per direction */
-	uint32_t ntx_e = p->ntx + 1, nrx_e = p->nrx + 1;
+	uint32_t nh = p->nhost ? p->nhost : 1;
+	uint32_t ntx_e = p->ntx + nh, nrx_e = p->nrx + nh;
 	size_t ifsize = sizeof(struct netmap_if) + sizeof(ssize_t) * (ntx_e + nrx_e);
 	uint32_t ifobj;
 	if ((ret = unm_if_alloc(m, ifsize, &ifobj)) < 0)
@@ -440,8 +452,8 @@ static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_
 	*(uint32_t *)&nifp->ni_flags = (r->mems[p->mem_id].flags & UNM_MEM_GLOBAL) ? 0 : NI_PRIV_MEM;
 	*(uint32_t *)&nifp->ni_tx_rings = p->ntx;
 	*(uint32_t *)&nifp->ni_rx_rings = p->nrx;
-	*(uint32_t *)&nifp->ni_host_tx_rings = 1;
-	*(uint32_t *)&nifp->ni_host_rx_rings = 1;
+	*(uint32_t *)&nifp->ni_host_tx_rings = p->nhost ? p->nhost : 1;
+	*(uint32_t *)&nifp->ni_host_rx_rings = p->nhost ? p->nhost : 1;
 	ssize_t *ofs = (ssize_t *)nifp->ring_ofs;
 	for (uint32_t i = rg.tx_first; i < rg.tx_last; i++)
 		ofs[i] = (ssize_t)(unm_kring_ptr(m, p->tx_obj + i)->ring_off - if_off);
@@ -481,8 +493,8 @@ static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_
 	req->nr_rx_slots = p->rx_slots;
 	req->nr_tx_rings = (uint16_t)p->ntx;
 	req->nr_rx_rings = (uint16_t)p->nrx;
-	req->nr_host_tx_rings = 0;
-	req->nr_host_rx_rings = 0;
+	req->nr_host_tx_rings = (uint16_t)p->nhost;
+	req->nr_host_rx_rings = (uint16_t)p->nhost;
 	req->nr_mem_id = p->mem_id;
 	req->nr_extra_bufs = got;
 	unm_map_put(m);
@@ -589,6 +601,13 @@ int unm_fd_attach(struct unm_fd *f)
 		}
 	}
 	f->bound = true;
+	if (f->ops->fd_attach != NULL) {
+		int ret = f->ops->fd_attach(f);
+		if (ret < 0) {
+			unm_fd_detach(f);
+			return ret;
+		}
+	}
 	return 0;
 }
 
@@ -597,6 +616,8 @@ void unm_fd_detach(struct unm_fd *f)
 	if (!f->bound)
 		return;
 	f->bound = false;
+	if (f->ops != NULL && f->ops->fd_detach != NULL)
+		f->ops->fd_detach(f);
 	if (f->ops != NULL && f->ops->kref_fini != NULL)
 		for (uint32_t i = 0; i < f->ntx + f->nrx; i++)
 			f->ops->kref_fini(&f->tx[i]);
@@ -639,7 +660,7 @@ static int do_port_info(struct unm_fd *f, struct nmreq_header *hdr,
 		b->nr_rx_slots = p->rx_slots;
 		b->nr_tx_rings = (uint16_t)p->ntx;
 		b->nr_rx_rings = (uint16_t)p->nrx;
-		b->nr_host_tx_rings = b->nr_host_rx_rings = 0;
+		b->nr_host_tx_rings = b->nr_host_rx_rings = (uint16_t)p->nhost;
 		b->nr_mem_id = p->mem_id;
 		port_put_if_unused(pidx);
 	}
@@ -857,7 +878,7 @@ int unetmap_mem_stats(uint16_t id, struct unetmap_mem_stats *st)
 static bool has_rings(uint32_t kind)
 {
 	return kind == UNM_PORT_PIPE || kind == UNM_PORT_NULL || kind == UNM_PORT_VALE ||
-	       kind == UNM_PORT_VALE_PERSIST || kind == UNM_PORT_MONITOR;
+	       kind == UNM_PORT_VALE_PERSIST || kind == UNM_PORT_MONITOR || kind == UNM_PORT_NIC;
 }
 
 /* After a process died holding the registry lock, rebuild every derived
@@ -928,7 +949,7 @@ void unm_repair_locked(void)
 		struct unm_port *p = &r->ports[i];
 		if (p->kind == UNM_PORT_PIPE_PARENT || p->kind == UNM_PORT_NULL ||
 		    p->kind == UNM_PORT_VALE || p->kind == UNM_PORT_VALE_PERSIST ||
-		    p->kind == UNM_PORT_MONITOR)
+		    p->kind == UNM_PORT_MONITOR || p->kind == UNM_PORT_NIC)
 			users[p->mem_id]++;
 		if (p->kind == UNM_PORT_PIPE && p->parent < UNM_MAX_PORTS &&
 		    strchr(p->name, '{') != NULL && p->is_master)

@@ -118,9 +118,9 @@ void unm_mon_copy_slow(struct unm_kring *pkr, const struct netmap_ring *pring,
  * parent slot gets the monitor's old buffer and NS_BUF_CHANGED; no buffer
  * is ever copied, created or lost.
  *
- * A monitor whose reader died is stepped over when its ring has no room
- * (the chain goes on past it at once); the control path unlinks it when
- * it collects the dead registration. */
+ * A monitor whose reader died is stepped over from the first time its
+ * ring has no room (the chain goes on past it at once); the control path
+ * unlinks it when it collects the dead registration. */
 
 #define ZCHAIN_MAX	64	/* bound on the rings walked for one release */
 
@@ -155,8 +155,10 @@ void unm_zmon_pass_slow(struct unm_map *m, struct unm_kring *skr, struct netmap_
 		/* A2 as in VALE: the reader's released slots and the buffers
 		 * it left in them */
 		uint32_t space = unm_dist(tail, unm_prv(unm_load_acquire(&mkr->hwcur), n), n);
-		if (space < cnt && zmon_reader_dead(mkr)) {
-			/* nobody will ever release this ring: step over it */
+		if (mkr->zdead || (space < cnt && zmon_reader_dead(mkr))) {
+			/* nobody will ever release this ring: step over it
+			 * from now on (until a reader syncs it again) */
+			mkr->zdead = 1;
 			link = UNM_READ_ONCE(mkr->zmon);
 			unm_kr_unlock(mkr);
 			continue;
@@ -225,8 +227,10 @@ static int mon_rxsync(struct unm_fd *f, struct unm_kref *k)
 	struct unm_kring *kr = k->kr;
 	if (kr->zcopy) {
 		uint32_t me = unm_self_pid();
-		if (unm_unlikely(UNM_READ_ONCE(kr->zpid) != me))
+		if (unm_unlikely(UNM_READ_ONCE(kr->zpid) != me)) {
 			UNM_WRITE_ONCE(kr->zpid, me);
+			UNM_WRITE_ONCE(kr->zdead, 0);
+		}
 		/* released slots go down the chain before they go back */
 		unm_zmon_pass(f->map, kr, k->ring, kr->hwcur, head, -1);
 	}

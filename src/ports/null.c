@@ -130,6 +130,7 @@ const struct unm_port_ops *unm_port_ops(uint32_t kind)
 		[UNM_PORT_VALE] = &unm_vale_ops,
 		[UNM_PORT_VALE_PERSIST] = &unm_vale_ops,
 		[UNM_PORT_MONITOR] = &unm_mon_ops,
+		[UNM_PORT_NIC] = &unm_nic_ops,
 	};
 	return kind < UNM_PORT_KIND_MAX ? table[kind] : NULL;
 }

@@ -706,6 +706,7 @@ struct src_view {
 	uint32_t n;
 	const char *buf_base;
 	uint32_t buf_size;
+	uint32_t hdr;		/* the sender's virtio-net header length */
 };
 
 /* Payload of a TX slot: its buffer, or for NS_INDIRECT the sender's own
@@ -1084,13 +1085,27 @@ static void forward(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 	t->nused = 0;
 	for (uint32_t i = 0; i < t->nf; i++) {
 		struct ft *x = &t->ft[i];
-		const uint8_t *buf = (const uint8_t *)src_data(sv, &sv->ring->slot[x->slot]);
+		const struct netmap_slot *fs = &sv->ring->slot[x->slot];
+		const uint8_t *buf = (const uint8_t *)src_data(sv, fs);
+		uint32_t blen = fs->len;
+		if (unm_unlikely(sv->hdr != 0)) {
+			/* the Ethernet header follows the virtio-net header, in
+			 * the same slot or (a header-only slot) in the next */
+			if (blen > sv->hdr) {
+				buf += sv->hdr;
+				blen -= sv->hdr;
+			} else {
+				fs = &sv->ring->slot[unm_nxt(x->slot, sv->n)];
+				buf = (const uint8_t *)src_data(sv, fs);
+				blen = fs->len;
+			}
+		}
 		uint32_t d;
 		if (unm_likely(s->lookup == NULL)) {
 			d = learn_lookup(s->mac, buf, me);
 		} else {
 			uint8_t rg = (uint8_t)ringid;
-			d = s->lookup(buf, sv->ring->slot[x->slot].len, me, &rg, s->nports);
+			d = s->lookup(buf, blen, me, &rg, s->nports);
 			if (d < UNM_VALE_MAXPORTS && rg != (uint8_t)ringid)
 				d |= (uint32_t)rg << 16 | 1u << 31;	/* explicit ring */
 		}
@@ -1144,6 +1159,20 @@ static void forward(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 		t->dhead[t->used[k]] = FT_END;
 }
 
+/* A frame of cnt slots from `start` holds a whole Ethernet header after
+ * its virtio-net header of hdr bytes (in the first slot, or in the second
+ * when the first is exactly the virtio-net header) */
+static inline bool l2_ok(const struct netmap_ring *ring, uint32_t start, uint32_t cnt, uint32_t n,
+			 uint32_t hdr)
+{
+	uint32_t l0 = ring->slot[start].len;
+	if (unm_likely(hdr == 0))
+		return l0 >= 14;
+	if (l0 > hdr)
+		return l0 >= hdr + 14;
+	return l0 == hdr && cnt >= 2 && ring->slot[unm_nxt(start, n)].len >= 14;
+}
+
 static struct vtx *vtx_get(struct unm_kref *k)
 {
 	struct vtx *t = k->priv;
@@ -1185,6 +1214,7 @@ static int vale_txsync(struct unm_fd *f, struct unm_kref *k)
 		struct src_view sv = {
 			.ring = ring, .kr = kr, .n = n,
 			.buf_base = f->map->base + mt->buf_off, .buf_size = bufsize,
+			.hdr = UNM_READ_ONCE(t->r->ports[t->port].hdr_len),
 		};
 		uint64_t txf = 0, txb = 0, bad = 0;
 		while (i != head) {
@@ -1207,7 +1237,7 @@ static int vale_txsync(struct unm_fd *f, struct unm_kref *k)
 					i = unm_nxt(i, n);
 				} while ((s->flags & NS_MOREFRAG) && i != head && cnt < 255);
 				nslots += cnt;
-				if (unm_unlikely(!ok || ring->slot[start].len < 14)) {
+				if (unm_unlikely(!ok || !l2_ok(ring, start, cnt, n, sv.hdr))) {
 					bad++;
 					continue;
 				}

@@ -465,6 +465,8 @@ static bool netmap_arm(struct unm_fd *f, short events, bool on)
 	bool all = true;
 	if (!f->bound)
 		return true;
+	if (f->ops->no_wakeup)
+		return false;	/* nobody will notify: short sleeps */
 	if (events & (POLLOUT | POLLWRNORM)) {
 		for (uint32_t i = 0; i < f->ntx; i++) {
 			on ? unm_arm(&f->tx[i]) : unm_disarm(&f->tx[i]);

@@ -367,9 +367,12 @@ static void killed(void)
 	struct nmport_d *z3 = t_open("vale3:b/z");
 	put(a, 0x7777, 60, NULL);
 	vt_txsync_free(a, "after");
-	CHECK(mt_drain(b, 0) == 1, "b after the kill");
-	CHECK(mt_drain(z2, 0) == 1, "second /z after the kill");
-	CHECK(mt_drain(z3, 0) == 1, "third /z after the kill");
+	int nb1 = mt_drain(b, 0);
+	CHECK(nb1 == 1, "b after the kill: %d frames", nb1);
+	int nz2 = mt_drain(z2, 0);
+	CHECK(nz2 == 1, "second /z after the kill: %d frames", nz2);
+	int nz3 = mt_drain(z3, 0);
+	CHECK(nz3 == 1, "third /z after the kill: %d frames", nz3);
 	rings[0] = NETMAP_RXRING(b->nifp, 0);
 	rings[1] = NETMAP_RXRING(z2->nifp, 0);
 	rings[2] = NETMAP_RXRING(z3->nifp, 0);

@@ -3,6 +3,7 @@
  * thread per ring (or one for all rings), the periodic rate report
  * and the final summary.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -534,6 +535,40 @@ open_port(struct glob_arg *g)
 	return 0;
 }
 
+/* unetmap extension: which data path a NIC port got (AF_XDP zero copy or
+ * copy mode, or TPACKET_V3).  Looked up at run time so that pkt-gen built
+ * as upstream does (libnetmap compiled in, libc only) runs unchanged. */
+struct nic_info_ext {
+	char ifname[16], backend[16], mode[16];
+	uint32_t nrxq, ntxq, users;
+	int32_t helper_pid;
+	char tap[16], note[96];
+};
+
+static void
+print_nic_path(const struct glob_arg *g)
+{
+	int (*info)(const char *, struct nic_info_ext *) =
+	    (int (*)(const char *, struct nic_info_ext *))dlsym(RTLD_DEFAULT,
+	    "unetmap_nic_info");
+	const char *n = g->ifname;
+	struct nic_info_ext ni;
+	char base[64];
+	size_t k;
+
+	if (info == NULL)
+		return;
+	if (strncmp(n, "netmap:", 7) == 0)
+		n += 7;
+	for (k = 0; n[k] != '\0' && k + 1 < sizeof(base) &&
+	    strchr("-^*@/{}", n[k]) == NULL; k++)
+		base[k] = n[k];
+	base[k] = '\0';
+	if (info(base, &ni) == 0)
+		printf("%s: NIC data path %s (%s mode)%s%s\n", base, ni.backend,
+		    ni.mode, ni.note[0] ? ": " : "", ni.note);
+}
+
 static void
 print_rings(const struct glob_arg *g)
 {
@@ -583,6 +618,7 @@ describe_port(struct glob_arg *g)
 	}
 	if (verbose)
 		print_rings(g);
+	print_nic_path(g);
 	printf("%s %s: %d queues, %d threads and %d cpus.\n",
 	    ty == TD_TYPE_SENDER ? "Sending on" :
 	    ty == TD_TYPE_RECEIVER ? "Receiving from" : "Working on",

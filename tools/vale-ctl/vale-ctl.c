@@ -320,6 +320,12 @@ static int do_info(const char *name, uint16_t mem_id)
 	if (verbose)
 		printf("%s: host_tx_rings %u host_rx_rings %u\n", name,
 		       (unsigned)req.nr_host_tx_rings, (unsigned)req.nr_host_rx_rings);
+	struct unetmap_nic_info ni;
+	if (unetmap_nic_info(name, &ni) == 0)
+		printf("%s: data path %s (%s mode), %u users, helper pid %d%s%s%s%s\n", name,
+		       ni.backend, ni.mode, ni.users, (int)ni.helper_pid,
+		       ni.tap[0] ? ", host rings on " : "", ni.tap, ni.note[0] ? "; " : "",
+		       ni.note);
 	return 0;
 }
 

@@ -1,0 +1,797 @@
+/*
+ * nic.c - NIC ports netmap:IF on Linux interfaces (reference §4.1, §4.2).
+ *
+ * The port (registry entry, rings, a private region sized for them) is
+ * shared like any other port: hardware ring i is queue i of IF in each
+ * direction, and one host ring per direction follows them (ring ids ntx /
+ * nrx).  What reaches the kernel is process-local: the registration that
+ * binds rings opens a session on IF (src/nic/kobj.c: the helper process
+ * that owns the XDP program, XSKMAP, tcx links and TAP as long as some
+ * session lives) and one socket per queue it binds, over this process's
+ * mapping of the port's buffer pool:
+ *
+ *   AF_XDP (default)  UMEM = the region's buffer pool, so a frame moves
+ *                     between a netmap slot and the kernel by buffer index;
+ *                     released RX slots go to the fill ring, TX slots to
+ *                     the TX ring and come back with the completions.
+ *   TPACKET_V3        (no native XDP, or UNETMAP_NIC_MODE=packet) frames are
+ *                     copied from the RX blocks into the slots' buffers, and
+ *                     from the TX slots into sendmmsg() batches.
+ *   host rings        the TAP of the session: host RX reads what the stack
+ *                     sent on IF, host TX writes frames the stack receives
+ *                     as if they came in on IF.
+ *
+ * Syncs run in the caller's context and make a system call only when the
+ * kernel asks for one (AF_XDP need_wakeup; TPACKET TX flush; TAP I/O).
+ * poll() cannot be woken by the kernel through our FIFOs, so it sleeps in
+ * steps of at most 1 ms on these ports (ops.no_wakeup).
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include "core/unm.h"
+#include "unetmap.h"
+#include "nic/kobj.h"
+#include "nic/tpacket.h"
+#include "nic/xsk.h"
+
+#define NIC_DEF_SLOTS	1024u
+#define NIC_MIN_SLOTS	64u
+#define NIC_BURST	256u
+
+/* ---- process-local state ------------------------------------------------ */
+
+/* one queue of IF as this binding sees it */
+struct nic_q {
+	uint32_t queue;
+	struct unm_xsk *xsk;		/* AF_XDP backend */
+	struct unm_tpk *tpk;		/* TPACKET backend */
+	uint32_t tx_done;		/* TX slot of the next completion */
+	bool posted;			/* RX buffers given to the fill ring */
+};
+
+struct nic_fd {
+	struct unm_nic_session s;
+	uint32_t backend;
+	uint32_t nq;
+	struct nic_q *q[UNM_MAX_RINGS];
+	char mode[16];
+};
+
+static inline struct nic_q *kq(const struct unm_kref *k)
+{
+	return k->priv;
+}
+
+/* the TAP fd for host-ring krefs (k->priv is the nic_fd then) */
+static inline bool is_host(const struct unm_kref *k, const struct unm_port *p)
+{
+	return k->kr->dir == NR_TX ? k->kr->ringid >= p->ntx : k->kr->ringid >= p->nrx;
+}
+
+static uint32_t pow2_at_least(uint32_t v)
+{
+	uint32_t r = 1;
+	while (r < v)
+		r <<= 1;
+	return r;
+}
+
+/* UNETMAP_NIC_MODE: auto (default), zc, copy, packet */
+static int mode_from_env(uint32_t *backend, int *xmode)
+{
+	const char *e = getenv("UNETMAP_NIC_MODE");
+	*backend = UNM_NIC_AUTO;
+	*xmode = UNM_XSK_MODE_AUTO;
+	if (e == NULL || *e == '\0' || strcmp(e, "auto") == 0)
+		return 0;
+	if (strcmp(e, "zc") == 0) {
+		*backend = UNM_NIC_XDP;
+		*xmode = UNM_XSK_MODE_ZC;
+	} else if (strcmp(e, "copy") == 0) {
+		*backend = UNM_NIC_XDP;
+		*xmode = UNM_XSK_MODE_COPY;
+	} else if (strcmp(e, "packet") == 0) {
+		*backend = UNM_NIC_PACKET;
+	} else {
+		unm_seterr("UNETMAP_NIC_MODE=%s: want auto, zc, copy or packet", e);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void q_free(struct nic_q *q)
+{
+	if (q == NULL)
+		return;
+	unm_xsk_destroy(q->xsk);
+	if (q->tpk != NULL)
+		unm_tpk_destroy(q->tpk);
+	free(q);
+}
+
+static int q_open(struct unm_fd *f, struct nic_fd *nf, const struct unm_port *p, uint32_t queue,
+		  int xmode, struct nic_q **out)
+{
+	struct nic_q *q = calloc(1, sizeof(*q));
+	if (q == NULL)
+		return -ENOMEM;
+	q->queue = queue;
+	const struct unm_region_meta *mt = f->map->meta;
+	uint32_t slots = p->rx_slots > p->tx_slots ? p->rx_slots : p->tx_slots;
+	int ret;
+	if (nf->backend == UNM_NIC_XDP) {
+		uint32_t rs = pow2_at_least(slots);
+		struct unm_xsk_cfg c = {
+			.sz = sizeof(c),
+			.ifname = p->name,
+			.queue = queue,
+			.umem_area = f->map->base + mt->buf_off,
+			.umem_size = (uint64_t)mt->p.buf_num * mt->p.buf_size,
+			.frame_size = mt->p.buf_size,
+			.rx_size = rs, .tx_size = rs, .fill_size = rs, .comp_size = rs,
+			.mode = xmode,
+			.flags = UNM_XSK_F_SG,
+		};
+		ret = unm_xsk_create(&c, &q->xsk);
+		if (ret == 0)
+			ret = unm_xsk_map_insert(nf->s.xskmap_fd, queue, q->xsk);
+		if (ret == 0)
+			snprintf(nf->mode, sizeof(nf->mode), "%s", unm_xsk_mode(q->xsk));
+	} else {
+		struct unm_tpk_cfg c = {
+			.sz = sizeof(c),
+			.ifname = p->name,
+			.queue = p->nrx > 1 ? (int32_t)queue : -1,
+			.ignore_mark = UNM_NIC_MARK,
+			.tx_frames = pow2_at_least(slots),
+			.tx_frame_max = mt->p.buf_size,
+		};
+		ret = unm_tpk_create(&c, &q->tpk);
+		snprintf(nf->mode, sizeof(nf->mode), "packet");
+	}
+	if (ret < 0) {
+		q_free(q);
+		return ret;
+	}
+	*out = q;
+	return 0;
+}
+
+static void xsk_post(struct nic_q *q, const struct netmap_ring *ring, uint32_t from, uint32_t to,
+		     uint32_t n, uint32_t nbufs, uint32_t bsz);
+
+static void nic_fd_detach(struct unm_fd *f)
+{
+	struct nic_fd *nf = f->priv;
+	if (nf == NULL)
+		return;
+	for (uint32_t i = 0; i < f->ntx + f->nrx; i++)
+		f->tx[i].priv = NULL;
+	for (uint32_t i = 0; i < UNM_MAX_RINGS; i++)
+		q_free(nf->q[i]);
+	unm_nic_session_close(&nf->s);
+	free(nf);
+	f->priv = NULL;
+}
+
+static int nic_fd_attach(struct unm_fd *f)
+{
+	struct unm_registry *r = unm_registry();
+	if (f->ntx + f->nrx == 0)
+		return 0;
+	const struct unm_port *p = &r->ports[f->tx[0].kr->port];
+	struct nic_fd *nf = calloc(1, sizeof(*nf));
+	if (nf == NULL)
+		return -ENOMEM;
+	nf->s.sock = nf->s.xskmap_fd = nf->s.tap_fd = -1;
+	f->priv = nf;
+	int xmode, ret;
+	uint32_t backend;
+	if ((ret = mode_from_env(&backend, &xmode)) < 0)
+		goto fail;
+	bool host = false;
+	for (uint32_t i = 0; i < f->ntx + f->nrx; i++)
+		host |= is_host(&f->tx[i], p);
+	const struct unm_region_meta *mt = f->map->meta;
+	struct unm_nic_opts o = {
+		.sz = sizeof(o),
+		.backend = backend,
+		.flags = host ? UNM_NIC_F_HOST : 0,
+		.umem_bytes = (uint64_t)mt->p.buf_num * mt->p.buf_size,
+	};
+	if ((ret = unm_nic_session_open(p->name, &o, &nf->s)) < 0)
+		goto fail;
+	nf->backend = nf->s.info.backend;
+	if (host && nf->s.tap_fd < 0 && (ret = unm_nic_session_host(&nf->s)) < 0)
+		goto fail;
+	/* one socket per queue with a bound hardware ring */
+	for (uint32_t i = 0; i < f->ntx + f->nrx; i++) {
+		struct unm_kref *k = &f->tx[i];
+		if (is_host(k, p)) {
+			k->priv = nf;
+			continue;
+		}
+		uint32_t qi = k->kr->ringid;
+		if (qi >= UNM_MAX_RINGS) {
+			ret = -EINVAL;
+			goto fail;
+		}
+		if (nf->q[qi] == NULL && (ret = q_open(f, nf, p, qi, xmode, &nf->q[qi])) < 0)
+			goto fail;
+		k->priv = nf->q[qi];
+		if (k->kr->dir == NR_RX && nf->q[qi]->xsk != NULL) {
+			/* the kernel's part of the ring can take frames now */
+			const struct unm_region_meta *mt = f->map->meta;
+			xsk_post(nf->q[qi], k->ring, k->kr->hwtail, unm_prv(k->kr->hwcur,
+				 k->kr->num_slots), k->kr->num_slots, mt->p.buf_num, mt->p.buf_size);
+			nf->q[qi]->posted = true;
+		}
+	}
+	if (nf->mode[0] != '\0')
+		snprintf(r->ports[f->tx[0].kr->port].nic_mode, sizeof(p->nic_mode), "%.7s", nf->mode);
+	return 0;
+fail:
+	nic_fd_detach(f);
+	return ret;
+}
+
+/* ---- AF_XDP data path --------------------------------------------------------- */
+
+/* RX: the slots [hwtail, hwcur - 1) belong to the kernel; their buffers
+ * are in the fill ring (or being filled).  Released slots join them. */
+static void xsk_post(struct nic_q *q, const struct netmap_ring *ring, uint32_t from, uint32_t to,
+		     uint32_t n, uint32_t nbufs, uint32_t bsz)
+{
+	uint64_t addrs[NIC_BURST];
+	while (from != to) {
+		unsigned c = 0;
+		for (; from != to && c < NIC_BURST; from = unm_nxt(from, n)) {
+			uint32_t bi = ring->slot[from].buf_idx;
+			if (bi - 2 < nbufs - 2)
+				addrs[c++] = (uint64_t)bi * bsz;
+		}
+		unm_xsk_fill(q->xsk, addrs, c);
+	}
+}
+
+static int xsk_rxsync(struct unm_fd *f, struct unm_kref *k)
+{
+	struct netmap_ring *ring = k->ring;
+	struct unm_kring *kr = k->kr;
+	struct nic_q *q = kq(k);
+	const uint32_t n = kr->num_slots;
+	const uint32_t nbufs = f->map->meta->p.buf_num, bsz = f->map->meta->p.buf_size;
+	uint32_t head;
+	int ret = 0;
+
+	if (unm_unlikely(unm_rx_prologue(k, &head) < 0)) {
+		unm_ring_reinit(k, nbufs, bsz);
+		head = kr->hwcur;
+		ret = -1;
+	}
+	if (unm_unlikely(!q->posted)) {
+		/* first sync of this binding: the kernel's part of the ring */
+		xsk_post(q, ring, kr->hwtail, unm_prv(kr->hwcur, n), n, nbufs, bsz);
+		q->posted = true;
+	}
+	if (head != kr->hwcur) {
+		unm_zmon_pass(f->map, kr, ring, kr->hwcur, head, 0);
+		xsk_post(q, ring, kr->hwcur, head, n, nbufs, bsz);
+		UNM_WRITE_ONCE(kr->hwcur, head);
+	}
+	uint32_t tail = kr->hwtail, room = unm_dist(tail, unm_prv(head, n), n);
+	struct xdp_desc d[NIC_BURST];
+	uint32_t from = tail;
+	while (room > 0) {
+		unsigned got = unm_xsk_rx(q->xsk, d, room < NIC_BURST ? room : NIC_BURST);
+		if (got == 0)
+			break;
+		for (unsigned j = 0; j < got; j++) {
+			struct netmap_slot *s = &ring->slot[tail];
+			uint32_t bi = (uint32_t)(d[j].addr / bsz);
+			if (s->buf_idx != bi)
+				s->flags = NS_BUF_CHANGED;
+			else
+				s->flags = 0;
+			s->buf_idx = bi;
+			s->len = (uint16_t)d[j].len;
+			s->ptr = 0;
+			if (d[j].options & XDP_PKT_CONTD)
+				s->flags |= NS_MOREFRAG;
+			tail = unm_nxt(tail, n);
+		}
+		room -= got;
+		kr->rx_frames += got;
+	}
+	if (unm_xsk_rx_needs_wakeup(q->xsk))
+		unm_xsk_rx_kick(q->xsk);
+	if (tail != from) {
+		unm_mon_copy(kr, ring, unm_map_bufs(f->map), from, tail);
+		gettimeofday(&ring->ts, NULL);
+		UNM_WRITE_ONCE(kr->hwtail, tail);
+	}
+	UNM_WRITE_ONCE(kr->rtail, tail);
+	unm_store_release(&ring->tail, tail);
+	return ret;
+}
+
+static int xsk_txsync(struct unm_fd *f, struct unm_kref *k)
+{
+	struct netmap_ring *ring = k->ring;
+	struct unm_kring *kr = k->kr;
+	struct nic_q *q = kq(k);
+	const uint32_t n = kr->num_slots;
+	const uint32_t nbufs = f->map->meta->p.buf_num, bsz = f->map->meta->p.buf_size;
+	uint32_t head;
+
+	if (unm_unlikely(unm_tx_prologue(k, &head) < 0)) {
+		unm_ring_reinit(k, nbufs, bsz);
+		return -1;
+	}
+	uint32_t i = kr->hwcur;
+	if (i != head) {
+		/* whole frames only: a chain still open stays for the next sync */
+		uint32_t lim = head;
+		while (lim != i && (ring->slot[unm_prv(lim, n)].flags & NS_MOREFRAG))
+			lim = unm_prv(lim, n);
+		unm_mon_copy(kr, ring, unm_map_bufs(f->map), i, lim);
+		bool sg = unm_xsk_sg(q->xsk);
+		struct xdp_desc d[NIC_BURST];
+		while (i != lim) {
+			unsigned c = 0;
+			uint32_t j = i;
+			for (; j != lim && c < NIC_BURST; j = unm_nxt(j, n)) {
+				struct netmap_slot *s = &ring->slot[j];
+				uint64_t off = kr->offset_mask ? unm_slot_offset(kr, s) : 0;
+				if (unm_unlikely(s->buf_idx - 2 >= nbufs - 2 || s->len + off > bsz)) {
+					unm_ring_reinit(k, nbufs, bsz);
+					return -1;
+				}
+				d[c].addr = (uint64_t)s->buf_idx * bsz + off;
+				d[c].len = s->len;
+				d[c].options = (s->flags & NS_MOREFRAG) && sg ? XDP_PKT_CONTD : 0;
+				c++;
+			}
+			unsigned put = unm_xsk_tx(q->xsk, d, c);
+			kr->tx_frames += put;
+			i = (i + put) % n;
+			if (put < c)
+				break;	/* the socket's TX ring is full: next sync */
+		}
+		UNM_WRITE_ONCE(kr->hwcur, i);
+	}
+	if (unm_xsk_tx_outstanding(q->xsk) != 0 && unm_xsk_tx_needs_wakeup(q->xsk))
+		unm_xsk_tx_kick(q->xsk);
+	/* completions come back in the order sent */
+	uint64_t a[NIC_BURST];
+	unsigned c;
+	uint32_t from = q->tx_done;
+	while ((c = unm_xsk_comp(q->xsk, a, NIC_BURST)) > 0)
+		q->tx_done = (q->tx_done + c) % n;
+	if (q->tx_done != from)
+		unm_zmon_pass(f->map, kr, ring, from, q->tx_done, 1);
+	uint32_t tail = unm_prv(q->tx_done, n);
+	UNM_WRITE_ONCE(kr->rtail, tail);
+	kr->tx_hwtail = tail;
+	unm_store_release(&ring->tail, tail);
+	return 0;
+}
+
+/* ---- TPACKET data path ------------------------------------------------------------ */
+
+static int tpk_rxsync(struct unm_fd *f, struct unm_kref *k)
+{
+	struct netmap_ring *ring = k->ring;
+	struct unm_kring *kr = k->kr;
+	struct nic_q *q = kq(k);
+	const uint32_t n = kr->num_slots;
+	const uint32_t nbufs = f->map->meta->p.buf_num, bsz = f->map->meta->p.buf_size;
+	char *base = f->map->base + f->map->meta->buf_off;
+	uint32_t head;
+	int ret = 0;
+
+	if (unm_unlikely(unm_rx_prologue(k, &head) < 0)) {
+		unm_ring_reinit(k, nbufs, bsz);
+		head = kr->hwcur;
+		ret = -1;
+	}
+	if (head != kr->hwcur) {
+		unm_zmon_pass(f->map, kr, ring, kr->hwcur, head, 0);
+		UNM_WRITE_ONCE(kr->hwcur, head);
+	}
+	uint32_t tail = kr->hwtail, from = tail;
+	uint32_t room = unm_dist(tail, unm_prv(head, n), n);
+	struct unm_tpk_frame fr;
+	struct timespec last = { 0, 0 };
+	while (room > 0 && unm_tpk_rx_next(q->tpk, &fr) == 1) {
+		/* a frame longer than a buffer becomes a MOREFRAG chain, if the
+		 * ring has room for all of it */
+		uint32_t len = fr.snaplen, nfr = len == 0 ? 1 : (len + bsz - 1) / bsz;
+		if (nfr > room) {
+			kr->drop_full++;
+			continue;
+		}
+		for (uint32_t o = 0, c = 0; c < nfr; c++, o += bsz) {
+			struct netmap_slot *s = &ring->slot[tail];
+			uint32_t l = len - o < bsz ? len - o : bsz;
+			if (s->buf_idx - 2 < nbufs - 2)
+				memcpy(base + (uint64_t)s->buf_idx * bsz, fr.data + o, l);
+			else
+				l = 0;
+			s->len = (uint16_t)l;
+			s->flags = c + 1 < nfr ? NS_MOREFRAG : 0;
+			tail = unm_nxt(tail, n);
+		}
+		room -= nfr;
+		last = fr.ts;
+		kr->rx_frames++;
+	}
+	unm_tpk_rx_release(q->tpk);
+	if (tail != from) {
+		unm_mon_copy(kr, ring, unm_map_bufs(f->map), from, tail);
+		ring->ts.tv_sec = last.tv_sec;
+		ring->ts.tv_usec = last.tv_nsec / 1000;
+		UNM_WRITE_ONCE(kr->hwtail, tail);
+	}
+	UNM_WRITE_ONCE(kr->rtail, tail);
+	unm_store_release(&ring->tail, tail);
+	return ret;
+}
+
+static int tpk_txsync(struct unm_fd *f, struct unm_kref *k)
+{
+	struct netmap_ring *ring = k->ring;
+	struct unm_kring *kr = k->kr;
+	struct nic_q *q = kq(k);
+	const uint32_t n = kr->num_slots;
+	const uint32_t nbufs = f->map->meta->p.buf_num, bsz = f->map->meta->p.buf_size;
+	char *base = f->map->base + f->map->meta->buf_off;
+	uint32_t head;
+
+	if (unm_unlikely(unm_tx_prologue(k, &head) < 0)) {
+		unm_ring_reinit(k, nbufs, bsz);
+		return -1;
+	}
+	uint32_t i = kr->hwcur;
+	uint32_t lim = head;
+	while (lim != i && (ring->slot[unm_prv(lim, n)].flags & NS_MOREFRAG))
+		lim = unm_prv(lim, n);
+	unm_mon_copy(kr, ring, unm_map_bufs(f->map), i, lim);
+	uint32_t first = i;
+	unm_tpk_tx_reap(q->tpk);
+	while (i != lim) {
+		struct iovec iov[64];
+		unsigned c = 0;
+		uint32_t j = i;
+		for (;;) {
+			struct netmap_slot *s = &ring->slot[j];
+			uint64_t off = kr->offset_mask ? unm_slot_offset(kr, s) : 0;
+			if (unm_unlikely(s->buf_idx - 2 >= nbufs - 2 || s->len + off > bsz)) {
+				unm_ring_reinit(k, nbufs, bsz);
+				return -1;
+			}
+			if (c < 64)
+				iov[c++] = (struct iovec){ base + (uint64_t)s->buf_idx * bsz + off, s->len };
+			j = unm_nxt(j, n);
+			if (!(s->flags & NS_MOREFRAG) || j == lim)
+				break;
+		}
+		int r = unm_tpk_tx_frame(q->tpk, iov, c);
+		if (r == 0) {
+			unm_tpk_tx_flush(q->tpk);
+			unm_tpk_tx_reap(q->tpk);
+			if ((r = unm_tpk_tx_frame(q->tpk, iov, c)) == 0)
+				break;	/* still full: the rest at the next sync */
+		}
+		if (r < 0)
+			kr->drop_malformed++;	/* larger than a TX frame */
+		else
+			kr->tx_frames++;
+		i = j;
+	}
+	if (i != first)
+		unm_tpk_tx_flush(q->tpk);
+	UNM_WRITE_ONCE(kr->hwcur, i);
+	/* sent frames were copied out: their slots are free at once */
+	if (i != first)
+		unm_zmon_pass(f->map, kr, ring, first, i, 1);
+	uint32_t tail = unm_prv(i, n);
+	UNM_WRITE_ONCE(kr->rtail, tail);
+	kr->tx_hwtail = tail;
+	unm_store_release(&ring->tail, tail);
+	return 0;
+}
+
+/* ---- host rings: the TAP ------------------------------------------------------------ */
+
+static int host_rxsync(struct unm_fd *f, struct unm_kref *k)
+{
+	struct netmap_ring *ring = k->ring;
+	struct unm_kring *kr = k->kr;
+	struct nic_fd *nf = k->priv;
+	const uint32_t n = kr->num_slots;
+	const uint32_t nbufs = f->map->meta->p.buf_num, bsz = f->map->meta->p.buf_size;
+	char *base = f->map->base + f->map->meta->buf_off;
+	uint32_t head;
+	int ret = 0;
+
+	if (unm_unlikely(unm_rx_prologue(k, &head) < 0)) {
+		unm_ring_reinit(k, nbufs, bsz);
+		head = kr->hwcur;
+		ret = -1;
+	}
+	if (head != kr->hwcur) {
+		unm_zmon_pass(f->map, kr, ring, kr->hwcur, head, 0);
+		UNM_WRITE_ONCE(kr->hwcur, head);
+	}
+	uint32_t tail = kr->hwtail, from = tail;
+	uint32_t room = unm_dist(tail, unm_prv(head, n), n);
+	for (; room > 0 && nf->s.tap_fd >= 0; room--) {
+		struct netmap_slot *s = &ring->slot[tail];
+		if (s->buf_idx - 2 >= nbufs - 2)
+			break;
+		ssize_t got = read(nf->s.tap_fd, base + (uint64_t)s->buf_idx * bsz, bsz);
+		if (got <= 0)
+			break;
+		s->len = (uint16_t)got;
+		s->flags = 0;
+		tail = unm_nxt(tail, n);
+		kr->rx_frames++;
+	}
+	if (tail != from) {
+		unm_mon_copy(kr, ring, unm_map_bufs(f->map), from, tail);
+		gettimeofday(&ring->ts, NULL);
+		UNM_WRITE_ONCE(kr->hwtail, tail);
+	}
+	UNM_WRITE_ONCE(kr->rtail, tail);
+	unm_store_release(&ring->tail, tail);
+	return ret;
+}
+
+static int host_txsync(struct unm_fd *f, struct unm_kref *k)
+{
+	struct netmap_ring *ring = k->ring;
+	struct unm_kring *kr = k->kr;
+	struct nic_fd *nf = k->priv;
+	const uint32_t n = kr->num_slots;
+	const uint32_t nbufs = f->map->meta->p.buf_num, bsz = f->map->meta->p.buf_size;
+	char *base = f->map->base + f->map->meta->buf_off;
+	uint32_t head;
+
+	if (unm_unlikely(unm_tx_prologue(k, &head) < 0)) {
+		unm_ring_reinit(k, nbufs, bsz);
+		return -1;
+	}
+	uint32_t i = kr->hwcur, first = i;
+	uint32_t lim = head;
+	while (lim != i && (ring->slot[unm_prv(lim, n)].flags & NS_MOREFRAG))
+		lim = unm_prv(lim, n);
+	unm_mon_copy(kr, ring, unm_map_bufs(f->map), i, lim);
+	while (i != lim) {
+		struct iovec iov[64];
+		int c = 0;
+		uint32_t j = i;
+		for (;;) {
+			struct netmap_slot *s = &ring->slot[j];
+			if (unm_unlikely(s->buf_idx - 2 >= nbufs - 2 || s->len > bsz)) {
+				unm_ring_reinit(k, nbufs, bsz);
+				return -1;
+			}
+			if (c < 64)
+				iov[c++] = (struct iovec){ base + (uint64_t)s->buf_idx * bsz, s->len };
+			j = unm_nxt(j, n);
+			if (!(s->flags & NS_MOREFRAG) || j == lim)
+				break;
+		}
+		/* the stack gets it as if it came in on IF; a full TAP queue
+		 * drops it (as a NIC would) */
+		if (nf->s.tap_fd >= 0 && writev(nf->s.tap_fd, iov, c) > 0)
+			kr->tx_frames++;
+		else
+			kr->drop_full++;
+		i = j;
+	}
+	UNM_WRITE_ONCE(kr->hwcur, i);
+	if (i != first)
+		unm_zmon_pass(f->map, kr, ring, first, i, 1);
+	uint32_t tail = unm_prv(i, n);
+	UNM_WRITE_ONCE(kr->rtail, tail);
+	kr->tx_hwtail = tail;
+	unm_store_release(&ring->tail, tail);
+	return 0;
+}
+
+/* ---- dispatch ----------------------------------------------------------------------- */
+
+static bool host_kref(const struct unm_kref *k)
+{
+	const struct unm_port *p = &unm_registry()->ports[k->kr->port];
+	return is_host(k, p);
+}
+
+static int nic_txsync(struct unm_fd *f, struct unm_kref *k)
+{
+	if (unm_unlikely(k->priv == NULL))
+		return 0;
+	if (unm_unlikely(host_kref(k)))
+		return host_txsync(f, k);
+	return kq(k)->xsk != NULL ? xsk_txsync(f, k) : tpk_txsync(f, k);
+}
+
+static int nic_rxsync(struct unm_fd *f, struct unm_kref *k)
+{
+	if (unm_unlikely(k->priv == NULL))
+		return 0;
+	if (unm_unlikely(host_kref(k)))
+		return host_rxsync(f, k);
+	return kq(k)->xsk != NULL ? xsk_rxsync(f, k) : tpk_rxsync(f, k);
+}
+
+static bool nic_ready(const struct unm_kref *k)
+{
+	const struct unm_kring *kr = k->kr;
+	if (k->priv == NULL || host_kref(k))
+		return true;	/* a sync finds out */
+	struct nic_q *q = kq(k);
+	if (kr->dir == NR_RX) {
+		if (UNM_READ_ONCE(kr->hwtail) != UNM_READ_ONCE(kr->rtail))
+			return true;
+		return q->xsk != NULL ? unm_xsk_rx_avail(q->xsk) > 0 : unm_tpk_rx_ready(q->tpk);
+	}
+	/* TX: room now, or completions to collect */
+	if (unm_dist(UNM_READ_ONCE(k->ring->head), kr->rtail, kr->num_slots) > 0)
+		return true;
+	return q->xsk != NULL ? unm_xsk_tx_outstanding(q->xsk) > 0 : true;
+}
+
+/* ---- control path ---------------------------------------------------------------------- */
+
+static void nic_destroy(uint32_t idx)
+{
+	struct unm_registry *r = unm_registry();
+	struct unm_port *p = &r->ports[idx];
+	if (p->kind != UNM_PORT_NIC || p->refs != 0)
+		return;
+	struct unm_map *m = unm_map_get(p->mem_id, p->mem_gen);
+	if (m != NULL) {
+		for (uint32_t i = 0; p->tx_obj != UNM_NONE && i < p->ntx + p->nhost; i++)
+			unm_ring_fini(m, p->tx_obj + i, true);
+		for (uint32_t i = 0; p->rx_obj != UNM_NONE && i < p->nrx + p->nhost; i++)
+			unm_ring_fini(m, p->rx_obj + i, true);
+		unm_map_put(m);
+	}
+	uint16_t mem = p->mem_id;
+	memset(p, 0, sizeof(*p));
+	unm_mem_unref_locked(mem);
+}
+
+int unm_nic_lookup_locked(const char *name, struct nmreq_register *req, bool create,
+			  uint32_t *port_out)
+{
+	struct unm_registry *r = unm_registry();
+	for (uint32_t i = 0; i < r->port_hwm; i++) {
+		struct unm_port *p = &r->ports[i];
+		if (p->kind == UNM_PORT_NIC && strcmp(p->name, name) == 0) {
+			*port_out = i;
+			return 0;
+		}
+	}
+	if (!create) {
+		unm_seterr("%s is not in netmap mode", name);
+		return -ENXIO;
+	}
+	if (strlen(name) >= IF_NAMESIZE) {
+		unm_seterr("%s: interface name too long", name);
+		return -EINVAL;
+	}
+	uint32_t nrxq, ntxq;
+	int ret = unm_nic_queues(name, &nrxq, &ntxq);
+	if (ret < 0)
+		return ret;
+	if (nrxq > UNM_MAX_RINGS - 1)
+		nrxq = UNM_MAX_RINGS - 1;
+	if (ntxq > UNM_MAX_RINGS - 1)
+		ntxq = UNM_MAX_RINGS - 1;
+	uint32_t txs = req && req->nr_tx_slots ? req->nr_tx_slots : NIC_DEF_SLOTS;
+	uint32_t rxs = req && req->nr_rx_slots ? req->nr_rx_slots : NIC_DEF_SLOTS;
+	txs = unm_bound(txs, NIC_DEF_SLOTS, NIC_MIN_SLOTS, UNM_MAX_SLOTS);
+	rxs = unm_bound(rxs, NIC_DEF_SLOTS, NIC_MIN_SLOTS, UNM_MAX_SLOTS);
+	/* a region of its own: every ring's buffers, as much again for
+	 * swaps, monitors and extra buffers, and some room */
+	uint64_t bufs = 2 * ((uint64_t)(ntxq + 1) * txs + (uint64_t)(nrxq + 1) * rxs) + 4096;
+	uint16_t mem;
+	if ((ret = unm_mem_create_sized_locked((uint32_t)bufs, ntxq + nrxq + 34, 0600, &mem)) < 0)
+		return ret;
+	unm_mem_ref_locked(mem);
+	uint32_t idx;
+	if ((ret = unm_port_alloc_locked(&idx)) < 0) {
+		unm_mem_unref_locked(mem);
+		return ret;
+	}
+	struct unm_port *p = &r->ports[idx];
+	p->kind = UNM_PORT_NIC;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->mem_id = mem;
+	p->mem_gen = r->mems[mem].gen;
+	p->ntx = ntxq;
+	p->nrx = nrxq;
+	p->nhost = 1;
+	p->tx_slots = txs;
+	p->rx_slots = rxs;
+	struct unm_map *m = unm_map_get(mem, p->mem_gen);
+	if (m == NULL) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	if ((ret = unm_ring_alloc(m, ntxq + 1, txs, &p->tx_obj)) < 0)
+		goto fail_map;
+	if ((ret = unm_ring_alloc(m, nrxq + 1, rxs, &p->rx_obj)) < 0) {
+		unm_ring_free(m, p->tx_obj, ntxq + 1);
+		p->tx_obj = UNM_NONE;
+		goto fail_map;
+	}
+	for (uint32_t i = 0; i <= ntxq; i++)
+		unm_ring_init(m, p->tx_obj + i, idx, NR_TX, i, txs, true);
+	for (uint32_t i = 0; i <= nrxq; i++)
+		unm_ring_init(m, p->rx_obj + i, idx, NR_RX, i, rxs, true);
+	unm_map_put(m);
+	p->ready = 1;	/* commit */
+	*port_out = idx;
+	return 0;
+fail_map:
+	unm_map_put(m);
+fail:
+	p->tx_obj = p->rx_obj = UNM_NONE;
+	p->refs = 0;
+	nic_destroy(idx);
+	return ret;
+}
+
+const struct unm_port_ops unm_nic_ops = {
+	.name = "nic",
+	.txsync = nic_txsync,
+	.rxsync = nic_rxsync,
+	.ready = nic_ready,
+	.destroy = nic_destroy,
+	.fd_attach = nic_fd_attach,
+	.fd_detach = nic_fd_detach,
+	.no_wakeup = true,
+};
+
+/* ---- reporting ------------------------------------------------------------------------- */
+
+int unetmap_nic_info(const char *ifname, struct unetmap_nic_info *out)
+{
+	struct unm_nic_info in;
+	if (ifname == NULL || out == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	int ret = unm_nic_info(ifname, &in);
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	snprintf(out->ifname, sizeof(out->ifname), "%s", ifname);
+	snprintf(out->backend, sizeof(out->backend), "%s", unm_nic_backend_name(in.backend));
+	out->nrxq = in.nrxq;
+	out->ntxq = in.ntxq;
+	out->users = in.users;
+	out->helper_pid = in.helper_pid;
+	snprintf(out->tap, sizeof(out->tap), "%s", in.tap_name);
+	snprintf(out->note, sizeof(out->note), "%s", in.note);
+	snprintf(out->mode, sizeof(out->mode), "%s", in.backend == UNM_NIC_PACKET ? "packet" : "copy");
+	if (unm_lock() == 0) {
+		struct unm_port *p = unm_port_find_locked(ifname);
+		if (p != NULL && p->kind == UNM_PORT_NIC && p->nic_mode[0] != '\0')
+			snprintf(out->mode, sizeof(out->mode), "%.7s", p->nic_mode);
+		unm_unlock();
+	}
+	return 0;
+}

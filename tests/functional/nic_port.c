@@ -1,0 +1,308 @@
+/* Description: NIC ports netmap:IF through the netmap API (reference §4.1,
+ * §4.2), on a 4-queue veth pair in a private network namespace, with the
+ * AF_XDP backend (copy mode) and the TPACKET_V3 backend: frames of several
+ * sizes injected on the peer arrive intact in the RX rings (ring->ts set)
+ * and the host stack does not see them while the port is open, and does
+ * again after close and after the holder is SIGKILLed (nothing left on the
+ * interface); frames put on the TX ring arrive on the peer; ring selection
+ * netmap:va-2 binds queue 2 only and gets queue 2's frames; host rings
+ * netmap:va^ receive what the stack transmits (ARP for an unknown
+ * neighbour) and deliver a UDP datagram to a socket of the stack;
+ * demanding zero copy on veth fails with a clear message. */
+#include <signal.h>
+#include <sys/wait.h>
+#include "kobjtest.h"
+#include "nmtest.h"
+
+#define ETYPE 0x88b5
+
+/* frame `no` of len bytes from vb to va: dst va, src 02::07, ETYPE, the
+ * number at 14, a pattern */
+static void mkframe(uint8_t *f, unsigned len, uint32_t no)
+{
+	memcpy(f, t_va_mac, 6);
+	const uint8_t src[6] = { 0x02, 0, 0, 0, 0, 0x07 };
+	memcpy(f + 6, src, 6);
+	f[12] = ETYPE >> 8;
+	f[13] = ETYPE & 0xff;
+	memcpy(f + 14, &no, 4);
+	for (unsigned k = 18; k < len; k++)
+		f[k] = (uint8_t)(no * 7 + k);
+}
+
+/* its number if f[0..len) is such a frame, else -1 */
+static long frame_no(const uint8_t *f, unsigned len)
+{
+	if (len < 18 || f[12] != (ETYPE >> 8) || f[13] != (ETYPE & 0xff))
+		return -1;
+	uint32_t no;
+	memcpy(&no, f + 14, 4);
+	for (unsigned k = 18; k < len; k++)
+		if (f[k] != (uint8_t)(no * 7 + k))
+			return -1;
+	return no;
+}
+
+static int pkt_sock(int ifindex)
+{
+	int s = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETYPE));
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETYPE),
+				  .sll_ifindex = ifindex };
+	REQUIRE(s >= 0 && bind(s, (struct sockaddr *)&ll, sizeof(ll)) == 0, "packet socket: %s",
+		strerror(errno));
+	return s;
+}
+
+static void inject(int s, const uint8_t *f, unsigned len)
+{
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_ifindex = t_vb, .sll_halen = 6 };
+	memcpy(ll.sll_addr, t_va_mac, 6);
+	CHECK(sendto(s, f, len, 0, (struct sockaddr *)&ll, sizeof(ll)) == (ssize_t)len,
+	      "inject on vb: %s", strerror(errno));
+}
+
+static const unsigned lens[] = { 60, 64, 128, 511, 1000, 1514 };
+#define NLENS (sizeof(lens) / sizeof(lens[0]))
+
+/* receive on every RX ring of d until want frames (numbers first..) came
+ * or 3 s passed; check each; how many */
+static int rx_frames(struct nmport_d *d, uint32_t first, int want, bool *ts_ok)
+{
+	int got = 0, bad = 0;
+	int64_t t0 = unm_test_now_ms();
+	*ts_ok = true;
+	while (got < want && unm_test_now_ms() - t0 < 3000) {
+		struct pollfd p = { .fd = d->fd, .events = POLLIN };
+		poll(&p, 1, 100);
+		for (int ri = d->first_rx_ring; ri <= d->last_rx_ring; ri++) {
+			struct netmap_ring *r = NETMAP_RXRING(d->nifp, ri);
+			while (!nm_ring_empty(r)) {
+				struct netmap_slot *s = &r->slot[r->head];
+				long no = frame_no((uint8_t *)NETMAP_BUF(r, s->buf_idx), s->len);
+				if (no >= first && no < first + want &&
+				    s->len == lens[(no - first) % NLENS])
+					got++;
+				else if (no >= 0 || s->len == 0)
+					bad++;
+				if (r->ts.tv_sec == 0)
+					*ts_ok = false;
+				r->head = r->cur = nm_ring_next(r, r->head);
+			}
+		}
+	}
+	CHECK(bad == 0, "%d frames damaged or of the wrong length", bad);
+	return got;
+}
+
+static void rx_tx(const char *mode)
+{
+	int ps = pkt_sock(t_vb);
+	int us = t_udp_sock(T_UDP_PORT);
+	struct nmport_d *d = t_open("netmap:va");
+	CHECK(d->reg.nr_rx_rings == 4 && d->reg.nr_tx_rings == 4,
+	      "%s: %u/%u TX/RX rings, want 4/4 (the veth's queues)", mode, d->reg.nr_tx_rings,
+	      d->reg.nr_rx_rings);
+	CHECK(d->reg.nr_host_tx_rings == 1 && d->reg.nr_host_rx_rings == 1,
+	      "%s: %u/%u host rings, want 1/1", mode, d->reg.nr_host_tx_rings,
+	      d->reg.nr_host_rx_rings);
+	uint8_t f[2048];
+	const int N = 60;
+	for (int i = 0; i < N; i++) {
+		mkframe(f, lens[i % NLENS], 1000 + (uint32_t)i);
+		inject(ps, f, lens[i % NLENS]);
+	}
+	bool ts_ok;
+	int got = rx_frames(d, 1000, N, &ts_ok);
+	CHECK(got == N, "%s: RX got %d of %d frames", mode, got, N);
+	CHECK(ts_ok, "%s: ring->ts not set on RX", mode);
+	/* the data path is reported */
+	struct unetmap_nic_info ni;
+	CHECK(unetmap_nic_info("va", &ni) == 0 && strcmp(ni.mode, mode) == 0 &&
+	      strcmp(ni.backend, strcmp(mode, "packet") == 0 ? "packet" : "xdp") == 0 &&
+	      ni.nrxq == 4 && ni.users >= 1,
+	      "%s: unetmap_nic_info: backend %s mode %s, %u queues, %u users", mode, ni.backend,
+	      ni.mode, ni.nrxq, ni.users);
+	/* the stack is silent while the port is held */
+	t_inject_to_va("while-held");
+	CHECK(!t_wait_payload(us, "while-held", 300), "%s: the stack got a frame while netmap"
+	      " holds va", mode);
+
+	/* TX: frames on TX ring 0 arrive on vb */
+	struct netmap_ring *tx = NETMAP_TXRING(d->nifp, 0);
+	for (int i = 0; i < N; i++) {
+		struct netmap_slot *s = &tx->slot[tx->head];
+		mkframe((uint8_t *)NETMAP_BUF(tx, s->buf_idx), lens[i % NLENS], 2000 + (uint32_t)i);
+		s->len = (uint16_t)lens[i % NLENS];
+		tx->head = tx->cur = nm_ring_next(tx, tx->head);
+		if (i % 16 == 15)
+			ioctl(d->fd, NIOCTXSYNC, NULL);
+	}
+	ioctl(d->fd, NIOCTXSYNC, NULL);
+	int seen = 0, bad = 0;
+	int64_t t0 = unm_test_now_ms();
+	while (seen < N && unm_test_now_ms() - t0 < 3000) {
+		struct pollfd p = { .fd = ps, .events = POLLIN };
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		uint8_t b[2048];
+		ssize_t n;
+		while ((n = recv(ps, b, sizeof(b), MSG_DONTWAIT)) > 0) {
+			long no = frame_no(b, (unsigned)n);
+			if (no >= 2000 && no < 2000 + N && (unsigned)n == lens[(no - 2000) % NLENS])
+				seen++;
+			else if (no >= 0)
+				bad++;
+		}
+	}
+	CHECK(seen == N && bad == 0, "%s: vb saw %d of %d TX frames (%d damaged)", mode, seen, N,
+	      bad);
+	/* TX slots come back */
+	t0 = unm_test_now_ms();
+	while (nm_tx_pending(tx) && unm_test_now_ms() - t0 < 2000) {
+		ioctl(d->fd, NIOCTXSYNC, NULL);
+		usleep(1000);
+	}
+	CHECK(!nm_tx_pending(tx), "%s: TX slots never came back", mode);
+	nmport_close(d);
+	char why[160];
+	CHECK(t_nic_clean(1000, 0, why, sizeof(why)), "%s: after close: %s", mode, why);
+	t_inject_to_va("after-close");
+	CHECK(t_wait_payload(us, "after-close", 1000), "%s: the stack does not get frames after"
+	      " close", mode);
+	close(us);
+	close(ps);
+}
+
+/* queue 2 of vb's AF_XDP/packet TX lands in va's RX queue 2 */
+static void ring_selection(const char *mode)
+{
+	struct nmport_d *d2 = t_open("netmap:va-2"), *d1 = t_open("netmap:va-1");
+	CHECK(d2->first_rx_ring == 2 && d2->last_rx_ring == 2 && d2->first_tx_ring == 2,
+	      "%s: netmap:va-2 binds RX %d..%d TX %d..%d", mode, d2->first_rx_ring,
+	      d2->last_rx_ring, d2->first_tx_ring, d2->last_tx_ring);
+	struct nmport_d *s = t_open("netmap:vb-2");
+	struct netmap_ring *tx = NETMAP_TXRING(s->nifp, 2);
+	const int N = 24;
+	for (int i = 0; i < N; i++) {
+		struct netmap_slot *sl = &tx->slot[tx->head];
+		mkframe((uint8_t *)NETMAP_BUF(tx, sl->buf_idx), lens[i % NLENS], 3000 + (uint32_t)i);
+		sl->len = (uint16_t)lens[i % NLENS];
+		tx->head = tx->cur = nm_ring_next(tx, tx->head);
+	}
+	ioctl(s->fd, NIOCTXSYNC, NULL);
+	bool ts_ok;
+	int got = rx_frames(d2, 3000, N, &ts_ok);
+	if (strcmp(mode, "packet") == 0 && got == 0) {
+		/* AF_PACKET cannot name a TX queue: the kernel picked one */
+		fprintf(stderr, "note: %s: frames from vb went to another queue\n", mode);
+	} else {
+		CHECK(got == N, "%s: netmap:va-2 got %d of %d frames sent on vb's queue 2", mode,
+		      got, N);
+		int other = rx_frames(d1, 3000, N, &ts_ok);
+		CHECK(other == 0, "%s: netmap:va-1 got %d frames of queue 2", mode, other);
+	}
+	nmport_close(s);
+	nmport_close(d1);
+	nmport_close(d2);
+}
+
+/* a holder killed with SIGKILL leaves va as it was */
+static void killed(const char *mode)
+{
+	int us = t_udp_sock(T_UDP_PORT);
+	int sync[2];
+	REQUIRE(pipe(sync) == 0, "pipe");
+	pid_t pid = fork();
+	REQUIRE(pid >= 0, "fork");
+	if (pid == 0) {
+		struct nmport_d *d = nmport_open("netmap:va");
+		char c = d ? 'r' : 'e';
+		if (write(sync[1], &c, 1) != 1)
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	char c = 0;
+	CHECK(read(sync[0], &c, 1) == 1 && c == 'r', "%s: child could not open netmap:va", mode);
+	t_inject_to_va("held-by-child");
+	CHECK(!t_wait_payload(us, "held-by-child", 300), "%s: stack got a frame while held", mode);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	char why[160];
+	CHECK(t_nic_clean(1500, 0, why, sizeof(why)), "%s: after SIGKILL: %s", mode, why);
+	t_inject_to_va("after-kill");
+	CHECK(t_wait_payload(us, "after-kill", 1000), "%s: stack deaf after the holder's SIGKILL",
+	      mode);
+	close(sync[0]);
+	close(sync[1]);
+	close(us);
+}
+
+/* host rings: the stack's ARP request in host RX; a UDP frame on host TX
+ * reaches a socket of the stack */
+static void host_rings(const char *mode)
+{
+	struct nmport_d *h = t_open("netmap:va^");
+	CHECK(h->first_rx_ring == 4 && h->last_rx_ring == 4, "%s: netmap:va^ binds RX %d..%d,"
+	      " want the host ring 4", mode, h->first_rx_ring, h->last_rx_ring);
+	int us = t_udp_sock(T_UDP_PORT);
+	/* the stack transmits: an ARP request for an unknown neighbour */
+	int cs = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(7) };
+	inet_pton(AF_INET, "10.0.0.77", &to.sin_addr);
+	sendto(cs, "x", 1, 0, (struct sockaddr *)&to, sizeof(to));
+	close(cs);
+	struct netmap_ring *hr = NETMAP_RXRING(h->nifp, 4);
+	bool arp = false;
+	int64_t t0 = unm_test_now_ms();
+	while (!arp && unm_test_now_ms() - t0 < 3000) {
+		struct pollfd p = { .fd = h->fd, .events = POLLIN };
+		poll(&p, 1, 100);
+		while (!nm_ring_empty(hr)) {
+			struct netmap_slot *s = &hr->slot[hr->head];
+			const uint8_t *b = (uint8_t *)NETMAP_BUF(hr, s->buf_idx);
+			arp |= s->len >= 42 && b[12] == 0x08 && b[13] == 0x06;
+			hr->head = hr->cur = nm_ring_next(hr, hr->head);
+		}
+	}
+	CHECK(arp, "%s: no ARP request from the stack in the host RX ring", mode);
+	/* host TX: a datagram for 10.0.0.1 as if it came in on va */
+	struct netmap_ring *ht = NETMAP_TXRING(h->nifp, 4);
+	struct netmap_slot *s = &ht->slot[ht->head];
+	const uint8_t src[6] = { 0x02, 0, 0, 0, 0, 0x09 };
+	s->len = (uint16_t)t_udp_frame((uint8_t *)NETMAP_BUF(ht, s->buf_idx), t_va_mac, src,
+				       "10.0.0.9", "10.0.0.1", T_UDP_PORT, "via-host-tx");
+	ht->head = ht->cur = nm_ring_next(ht, ht->head);
+	ioctl(h->fd, NIOCTXSYNC, NULL);
+	CHECK(t_wait_payload(us, "via-host-tx", 1000), "%s: host TX frame did not reach the"
+	      " stack's socket", mode);
+	close(us);
+	nmport_close(h);
+	char why[160];
+	CHECK(t_nic_clean(1000, 0, why, sizeof(why)), "%s: after the host rings: %s", mode, why);
+}
+
+int main(void)
+{
+	t_nic_setup(90);
+	const char *modes[] = { "copy", "packet" };
+	for (int m = 0; m < 2; m++) {
+		setenv("UNETMAP_NIC_MODE", modes[m], 1);
+		rx_tx(modes[m]);
+		ring_selection(modes[m]);
+		killed(modes[m]);
+		host_rings(modes[m]);
+	}
+	/* zero copy cannot be had on veth */
+	setenv("UNETMAP_NIC_MODE", "zc", 1);
+	errno = 0;
+	struct nmport_d *d = nmport_open("netmap:va");
+	int e = errno;
+	CHECK(d == NULL && strstr(unetmap_last_error(), "zero") != NULL,
+	      "UNETMAP_NIC_MODE=zc on veth: %s (errno %s, \"%s\")", d ? "opened" : "failed",
+	      strerror(e), unetmap_last_error());
+	if (d)
+		nmport_close(d);
+	unsetenv("UNETMAP_NIC_MODE");
+	return t_done();
+}
