@@ -9,6 +9,7 @@
 #define UNETMAP_H
 
 #include <stdint.h>
+#include <net/netmap.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -130,6 +131,23 @@ struct unetmap_nic_info {
 	int32_t helper_pid;	/**< process holding the shared kernel objects */
 	char tap[16];		/**< TAP of the host rings, "" if none */
 	char note[96];		/**< e.g. why the TPACKET backend was chosen */
+};
+
+/** REGISTER option (unetmap extension) choosing a NIC port's data path,
+ *  as the port-name option `@xdp:mode=auto|zc|copy|packet` of libnetmap
+ *  does; it overrides the environment variable UNETMAP_NIC_MODE.  Other
+ *  port kinds answer EOPNOTSUPP. */
+#define UNETMAP_REQ_OPT_NIC	0x5501
+enum unetmap_nic_mode {
+	UNETMAP_NIC_MODE_AUTO = 0,	/**< AF_XDP zero copy, copy, else TPACKET_V3 */
+	UNETMAP_NIC_MODE_ZC = 1,	/**< AF_XDP zero copy or fail */
+	UNETMAP_NIC_MODE_COPY = 2,	/**< AF_XDP copy mode */
+	UNETMAP_NIC_MODE_PACKET = 3,	/**< TPACKET_V3 */
+};
+struct unetmap_opt_nic {
+	struct nmreq_option nro_opt;	/**< nro_reqtype = UNETMAP_REQ_OPT_NIC */
+	uint32_t nro_mode;		/**< enum unetmap_nic_mode */
+	uint32_t nro_pad;
 };
 
 /** 0 and *@p out, or -1 with errno ENOENT when nothing holds @p ifname. */

@@ -482,6 +482,9 @@ extern const struct unm_port_ops unm_mon_ops;
 extern const struct unm_port_ops unm_nic_ops;
 int unm_nic_lookup_locked(const char *name, struct nmreq_register *req, bool create,
 			  uint32_t *port_out);
+/* data path asked for by the REGISTER being handled (UNETMAP_REQ_OPT_NIC):
+ * enum unetmap_nic_mode + 1, 0 = none */
+extern __thread int unm_nic_req_mode;
 int unm_mon_create_locked(const char *name, uint32_t parent, struct nmreq_register *req,
 			  const uint32_t watch[4], uint32_t *port_out);
 void unm_mon_orphans_locked(void);

@@ -58,6 +58,7 @@ static size_t opt_body_size(const struct nmreq_option *o)
 	case NETMAP_REQ_OPT_CSB:		return sizeof(struct nmreq_opt_csb);
 	case NETMAP_REQ_OPT_SYNC_KLOOP_MODE:	return sizeof(struct nmreq_opt_sync_kloop_mode);
 	case NETMAP_REQ_OPT_OFFSETS:		return sizeof(struct nmreq_opt_offsets);
+	case UNETMAP_REQ_OPT_NIC:		return sizeof(struct unetmap_opt_nic);
 	default:				return sizeof(struct nmreq_option);
 	}
 }
@@ -435,6 +436,18 @@ static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_
 			goto out_map;
 		}
 	}
+	int ni = opt_find(UNETMAP_REQ_OPT_NIC);
+	if (ni >= 0 && p->kind == UNM_PORT_NIC) {
+		const struct unetmap_opt_nic *no = (const struct unetmap_opt_nic *)ctl_opts->o[ni];
+		if (no->nro_mode > UNETMAP_NIC_MODE_PACKET) {
+			unm_seterr("%s: NIC mode %u not known", p->name, no->nro_mode);
+			ctl_opts->status[ni] = EINVAL;
+			ret = -EINVAL;
+			goto out_map;
+		}
+		ctl_opts->status[ni] = 0;
+		unm_nic_req_mode = (int)no->nro_mode + 1;	/* for the NIC's fd_attach */
+	}
 	int oi = opt_find(NETMAP_REQ_OPT_OFFSETS);
 	uint64_t omask = 0;
 	if (oi >= 0 && (ret = offsets_check(m, p, &rg, oi, &omask)) < 0)
@@ -499,6 +512,7 @@ static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_
 	req->nr_extra_bufs = got;
 	unm_map_put(m);
 	ret = unm_fd_attach(f);
+	unm_nic_req_mode = 0;
 	if (ret < 0)
 		reg_unbind_locked(f->reg);
 	unm_unlock();

@@ -19,6 +19,7 @@
 
 #include "libnetmap.h"
 #include "nmlib.h"
+#include "unetmap.h"
 
 /* ------------------------------------------------------------------------ */
 /* Cleanup records */
@@ -337,6 +338,22 @@ static int nmport_opt_share(struct nmreq_parse_ctx *);
 static int nmport_opt_extmem(struct nmreq_parse_ctx *);
 static int nmport_opt_conf(struct nmreq_parse_ctx *);
 static int nmport_opt_offset(struct nmreq_parse_ctx *);
+static int nmport_opt_xdp(struct nmreq_parse_ctx *);
+
+enum { XDP_MODE, XDP_NKEYS };
+
+/* unetmap extension: @xdp:mode=auto|zc|copy|packet for NIC ports */
+static struct nmreq_opt_parser nmport_parser_xdp = {
+	.prefix = "xdp",
+	.parse = nmport_opt_xdp,
+	.default_key = XDP_MODE,
+	.nr_keys = XDP_NKEYS,
+	.flags = 0,
+	.next = NULL,
+	.keys = {
+		{ "mode", XDP_MODE, NMREQ_OPTK_DEFAULT | NMREQ_OPTK_MUSTSET },
+	},
+};
 
 static struct nmreq_opt_parser nmport_parser_offset = {
 	.prefix = "offset",
@@ -344,7 +361,7 @@ static struct nmreq_opt_parser nmport_parser_offset = {
 	.default_key = OFFSET_INITIAL,
 	.nr_keys = OFFSET_NKEYS,
 	.flags = NMREQ_OPTF_DISABLED,	/* the application must opt in */
-	.next = NULL,
+	.next = &nmport_parser_xdp,
 	.keys = {
 		{ "initial", OFFSET_INITIAL, NMREQ_OPTK_DEFAULT | NMREQ_OPTK_MUSTSET },
 		{ "bits", OFFSET_BITS, 0 },
@@ -517,6 +534,59 @@ nmport_opt_offset(struct nmreq_parse_ctx *p)
 		return -1;
 	/* The largest offset the port will see is the initial one. */
 	return nmport_offset(d, initial, initial, bits, 0);
+}
+
+struct nmport_xdp_cleanup {
+	struct nmport_cleanup_d up;
+	struct unetmap_opt_nic *opt;
+};
+
+static void
+nmport_xdp_undo(struct nmport_cleanup_d *c, struct nmport_d *d)
+{
+	struct nmport_xdp_cleanup *xc = (struct nmport_xdp_cleanup *)c;
+
+	nmreq_remove_option(&d->hdr, &xc->opt->nro_opt);
+	nmctx_free(d->ctx, xc->opt);
+}
+
+static int
+nmport_opt_xdp(struct nmreq_parse_ctx *p)
+{
+	static const char *const names[] = { "auto", "zc", "copy", "packet" };
+	struct nmport_d *d = p->token;
+	struct nmctx *ctx = d->ctx;
+	const char *v = p->keys[XDP_MODE];
+	struct nmport_xdp_cleanup *xc;
+	struct unetmap_opt_nic *opt;
+	uint32_t mode;
+
+	for (mode = 0; mode < 4; mode++)
+		if (strcmp(v, names[mode]) == 0)
+			break;
+	if (mode == 4) {
+		errno = EINVAL;
+		nmctx_ferror(ctx, "%s: xdp mode '%s': want auto, zc, copy or packet",
+				d->hdr.nr_name, v);
+		return -1;
+	}
+	xc = nmport_cleanup_alloc(d, sizeof(*xc), nmport_xdp_undo);
+	if (xc == NULL)
+		return -1;
+	opt = nmctx_malloc(ctx, sizeof(*opt));
+	if (opt == NULL) {
+		nmctx_free(ctx, xc);
+		errno = ENOMEM;
+		nmctx_ferror(ctx, "%s: cannot allocate the xdp option", d->hdr.nr_name);
+		return -1;
+	}
+	memset(opt, 0, sizeof(*opt));
+	opt->nro_opt.nro_reqtype = UNETMAP_REQ_OPT_NIC;
+	opt->nro_mode = mode;
+	nmreq_push_option(&d->hdr, &opt->nro_opt);
+	xc->opt = opt;
+	nmport_cleanup_push(d, &xc->up);
+	return 0;
 }
 
 void

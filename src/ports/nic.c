@@ -46,7 +46,10 @@
 /* ---- process-local state ------------------------------------------------ */
 
 /* one queue of IF as this binding sees it */
+struct nic_fd;
+
 struct nic_q {
+	struct nic_fd *nf;
 	uint32_t queue;
 	struct unm_xsk *xsk;		/* AF_XDP backend */
 	struct unm_tpk *tpk;		/* TPACKET backend */
@@ -81,10 +84,16 @@ static uint32_t pow2_at_least(uint32_t v)
 	return r;
 }
 
-/* UNETMAP_NIC_MODE: auto (default), zc, copy, packet */
+__thread int unm_nic_req_mode;
+
+/* The REGISTER option (@xdp:mode=...), else UNETMAP_NIC_MODE: auto
+ * (default), zc, copy, packet */
 static int mode_from_env(uint32_t *backend, int *xmode)
 {
+	static const char *const names[] = { "auto", "zc", "copy", "packet" };
 	const char *e = getenv("UNETMAP_NIC_MODE");
+	if (unm_nic_req_mode > 0 && unm_nic_req_mode <= 4)
+		e = names[unm_nic_req_mode - 1];
 	*backend = UNM_NIC_AUTO;
 	*xmode = UNM_XSK_MODE_AUTO;
 	if (e == NULL || *e == '\0' || strcmp(e, "auto") == 0)
@@ -121,6 +130,7 @@ static int q_open(struct unm_fd *f, struct nic_fd *nf, const struct unm_port *p,
 	if (q == NULL)
 		return -ENOMEM;
 	q->queue = queue;
+	q->nf = nf;
 	const struct unm_region_meta *mt = f->map->meta;
 	uint32_t slots = p->rx_slots > p->tx_slots ? p->rx_slots : p->tx_slots;
 	int ret;
@@ -240,6 +250,88 @@ fail:
 	return ret;
 }
 
+/* ---- transparent mode (NR_FORWARD / NS_FORWARD, reference §1.7) ------------------- */
+
+/* Released NIC RX slots [from, to) marked NS_FORWARD go up to the host
+ * stack (written to the TAP: the stack gets them as if they came in on
+ * IF), when the ring has NR_FORWARD. */
+static void fwd_to_host(struct unm_fd *f, struct nic_fd *nf, struct netmap_ring *ring,
+			uint32_t from, uint32_t to)
+{
+	if (unm_likely(!(ring->flags & NR_FORWARD)) || from == to)
+		return;
+	const uint32_t n = ring->num_slots;
+	const uint32_t nbufs = f->map->meta->p.buf_num, bsz = f->map->meta->p.buf_size;
+	char *base = f->map->base + f->map->meta->buf_off;
+	for (uint32_t i = from; i != to; i = unm_nxt(i, n)) {
+		struct netmap_slot *s = &ring->slot[i];
+		if (!(s->flags & NS_FORWARD))
+			continue;
+		s->flags &= (uint16_t)~NS_FORWARD;
+		if (nf->s.tap_fd < 0 && unm_nic_session_host(&nf->s) < 0)
+			return;
+		if (s->buf_idx - 2 < nbufs - 2 && s->len >= 14 && s->len <= bsz &&
+		    write(nf->s.tap_fd, base + (uint64_t)s->buf_idx * bsz, s->len) < 0) {
+			/* a full TAP queue drops the frame, as the stack would */
+		}
+	}
+}
+
+static int xsk_txsync(struct unm_fd *f, struct unm_kref *k);
+static int tpk_txsync(struct unm_fd *f, struct unm_kref *k);
+
+/* Released host RX slots [from, to) marked NS_FORWARD go out on the NIC:
+ * moved (buffer swap) into the free slots of this binding's TX rings, whose
+ * head/cur advance as if the application had queued them, then sent.  As
+ * netmap: only when the binding has every NIC TX ring. */
+static void fwd_to_nic(struct unm_fd *f, struct netmap_ring *ring, uint32_t from, uint32_t to)
+{
+	if (unm_likely(!(ring->flags & NR_FORWARD)) || from == to)
+		return;
+	if (f->ntx == 0)
+		return;
+	const struct unm_port *p = &unm_registry()->ports[f->tx[0].kr->port];
+	struct unm_kref *tx[UNM_MAX_RINGS];
+	uint32_t ntx = 0;
+	for (uint32_t i = 0; i < f->ntx; i++)
+		if (f->tx[i].kr->ringid < p->ntx && f->tx[i].priv != NULL && ntx < UNM_MAX_RINGS)
+			tx[ntx++] = &f->tx[i];
+	const uint32_t n = ring->num_slots, nbufs = f->map->meta->p.buf_num;
+	uint32_t t = 0;
+	bool moved[UNM_MAX_RINGS] = { false };
+	for (uint32_t i = from; i != to; i = unm_nxt(i, n)) {
+		struct netmap_slot *s = &ring->slot[i];
+		if (!(s->flags & NS_FORWARD))
+			continue;
+		s->flags &= (uint16_t)~NS_FORWARD;
+		if (ntx != p->ntx || s->buf_idx - 2 >= nbufs - 2)
+			continue;	/* not every TX ring bound here: dropped */
+		/* the next TX ring with room, round robin */
+		uint32_t tries = 0;
+		while (tries < ntx && unm_dist(tx[t]->ring->head, tx[t]->ring->tail,
+					       tx[t]->ring->num_slots) == 0) {
+			t = (t + 1) % ntx;
+			tries++;
+		}
+		if (tries == ntx)
+			break;	/* all full: the rest is dropped */
+		struct netmap_ring *tr = tx[t]->ring;
+		struct netmap_slot *d = &tr->slot[tr->head];
+		uint32_t b = d->buf_idx;
+		d->buf_idx = s->buf_idx;
+		d->len = s->len;
+		d->flags = NS_BUF_CHANGED;
+		s->buf_idx = b;
+		s->flags |= NS_BUF_CHANGED;
+		tr->head = tr->cur = unm_nxt(tr->head, tr->num_slots);
+		moved[t] = true;
+		t = (t + 1) % ntx;
+	}
+	for (uint32_t k = 0; k < ntx; k++)
+		if (moved[k])
+			(kq(tx[k])->xsk != NULL ? xsk_txsync : tpk_txsync)(f, tx[k]);
+}
+
 /* ---- AF_XDP data path --------------------------------------------------------- */
 
 /* RX: the slots [hwtail, hwcur - 1) belong to the kernel; their buffers
@@ -280,6 +372,7 @@ static int xsk_rxsync(struct unm_fd *f, struct unm_kref *k)
 		q->posted = true;
 	}
 	if (head != kr->hwcur) {
+		fwd_to_host(f, q->nf, ring, kr->hwcur, head);
 		unm_zmon_pass(f->map, kr, ring, kr->hwcur, head, 0);
 		xsk_post(q, ring, kr->hwcur, head, n, nbufs, bsz);
 		UNM_WRITE_ONCE(kr->hwcur, head);
@@ -401,6 +494,7 @@ static int tpk_rxsync(struct unm_fd *f, struct unm_kref *k)
 		ret = -1;
 	}
 	if (head != kr->hwcur) {
+		fwd_to_host(f, q->nf, ring, kr->hwcur, head);
 		unm_zmon_pass(f->map, kr, ring, kr->hwcur, head, 0);
 		UNM_WRITE_ONCE(kr->hwcur, head);
 	}
@@ -526,6 +620,7 @@ static int host_rxsync(struct unm_fd *f, struct unm_kref *k)
 		ret = -1;
 	}
 	if (head != kr->hwcur) {
+		fwd_to_nic(f, ring, kr->hwcur, head);
 		unm_zmon_pass(f->map, kr, ring, kr->hwcur, head, 0);
 		UNM_WRITE_ONCE(kr->hwcur, head);
 	}

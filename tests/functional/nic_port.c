@@ -8,7 +8,11 @@
  * netmap:va-2 binds queue 2 only and gets queue 2's frames; host rings
  * netmap:va^ receive what the stack transmits (ARP for an unknown
  * neighbour) and deliver a UDP datagram to a socket of the stack;
- * demanding zero copy on veth fails with a clear message. */
+ * demanding zero copy on veth fails with a clear message; the port option
+ * @xdp:mode=packet overrides UNETMAP_NIC_MODE, a bad mode is EINVAL and the
+ * option on a pipe EOPNOTSUPP; unetmap_nic_info() reports the data path;
+ * a holder that drops every capability after the open still receives
+ * and sends (the data path needs none). */
 #include <signal.h>
 #include <sys/wait.h>
 #include "kobjtest.h"
@@ -282,6 +286,67 @@ static void host_rings(const char *mode)
 	CHECK(t_nic_clean(1000, 0, why, sizeof(why)), "%s: after the host rings: %s", mode, why);
 }
 
+/* after set-up the data path needs no capability: a child opens
+ * netmap:va as root, drops every capability, then receives and sends */
+static void no_caps(const char *mode)
+{
+	int ps = pkt_sock(t_vb);
+	int ready[2];
+	REQUIRE(pipe(ready) == 0, "pipe");
+	pid_t pid = fork();
+	REQUIRE(pid >= 0, "fork");
+	if (pid == 0) {
+		struct nmport_d *d = nmport_open("netmap:va");
+		char c = d != NULL && t_drop_caps(~0ULL) == 0 ? 'r' : 'e';
+		if (write(ready[1], &c, 1) != 1 || c != 'r')
+			_exit(2);
+		bool ts_ok;
+		int got = rx_frames(d, 5000, 12, &ts_ok);
+		struct netmap_ring *tx = NETMAP_TXRING(d->nifp, 0);
+		for (int i = 0; i < 12; i++) {
+			struct netmap_slot *s = &tx->slot[tx->head];
+			mkframe((uint8_t *)NETMAP_BUF(tx, s->buf_idx), 100, 6000 + (uint32_t)i);
+			s->len = 100;
+			tx->head = tx->cur = nm_ring_next(tx, tx->head);
+		}
+		int r = ioctl(d->fd, NIOCTXSYNC, NULL);
+		usleep(300 * 1000);
+		_exit(got == 12 && r == 0 ? 0 : 1);
+	}
+	char c = 0;
+	CHECK(read(ready[0], &c, 1) == 1 && c == 'r', "%s: child could not open and drop caps",
+	      mode);
+	uint8_t f[256];
+	for (int i = 0; i < 12; i++) {
+		mkframe(f, lens[i % NLENS], 5000 + (uint32_t)i);
+		inject(ps, f, lens[i % NLENS]);
+	}
+	int seen = 0;
+	int64_t t0 = unm_test_now_ms();
+	while (seen < 12 && unm_test_now_ms() - t0 < 3000) {
+		struct pollfd p = { .fd = ps, .events = POLLIN };
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		uint8_t b[2048];
+		ssize_t n;
+		while ((n = recv(ps, b, sizeof(b), MSG_DONTWAIT)) > 0) {
+			long no = frame_no(b, (unsigned)n);
+			seen += no >= 6000 && no < 6012;
+		}
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: without capabilities the child did not"
+	      " receive its 12 frames (status %#x)", mode, st);
+	CHECK(seen == 12, "%s: vb saw %d of 12 frames sent without capabilities", mode, seen);
+	close(ready[0]);
+	close(ready[1]);
+	close(ps);
+	char why[160];
+	CHECK(t_nic_clean(1500, 0, why, sizeof(why)), "%s: after the capability-less child: %s",
+	      mode, why);
+}
+
 int main(void)
 {
 	t_nic_setup(90);
@@ -291,8 +356,22 @@ int main(void)
 		rx_tx(modes[m]);
 		ring_selection(modes[m]);
 		killed(modes[m]);
+		no_caps(modes[m]);
 		host_rings(modes[m]);
 	}
+	/* the port option overrides the environment */
+	setenv("UNETMAP_NIC_MODE", "copy", 1);
+	struct nmport_d *po = t_open("netmap:va@xdp:mode=packet");
+	struct unetmap_nic_info ni;
+	CHECK(unetmap_nic_info("va", &ni) == 0 && strcmp(ni.backend, "packet") == 0 &&
+	      strcmp(ni.mode, "packet") == 0, "netmap:va@xdp:mode=packet: backend %s mode %s",
+	      ni.backend, ni.mode);
+	nmport_close(po);
+	char why[160];
+	CHECK(t_nic_clean(1000, 0, why, sizeof(why)), "after @xdp:mode=packet: %s", why);
+	t_open_fails("netmap:va@xdp:mode=fast", EINVAL);
+	t_open_fails("netmap:xo{1@xdp:mode=copy", EOPNOTSUPP);
+	unsetenv("UNETMAP_NIC_MODE");
 	/* zero copy cannot be had on veth */
 	setenv("UNETMAP_NIC_MODE", "zc", 1);
 	errno = 0;
