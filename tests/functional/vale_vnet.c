@@ -427,6 +427,86 @@ static void with_offsets(void)
 	nmport_close(b);
 }
 
+/* The switch looks up MAC addresses behind a sender's virtio-net header
+ * (in its first slot, or in the second when the first is the header
+ * alone): h (header 10) learns its own address and unicasts to q's, so only
+ * q gets the frame, and a reply to h's address reaches h only. */
+static void lookup_behind_header(void)
+{
+	struct nmport_d *h = open_hdr("vale7:h", 10), *q = t_open("vale7:q"),
+			*r = t_open("vale7:r");
+	const uint8_t mac_h[6] = { 0x02, 0, 0, 0, 0x07, 0x01 };
+	const uint8_t mac_q[6] = { 0x02, 0, 0, 0, 0x07, 0x02 };
+	const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	/* q announces itself (broadcast from mac_q) */
+	memset(frame, 0, 64);
+	memcpy(frame, bcast, 6);
+	memcpy(frame + 6, mac_q, 6);
+	frame[12] = 0x88;
+	frame[13] = 0xb5;
+	put_chain(txr(q), frame, 64);
+	CHECK(ioctl(q->fd, NIOCTXSYNC, NULL) == 0, "txsync q");
+	rxsync(h);
+	rxsync(r);
+	rxr(h)->head = rxr(h)->cur = rxr(h)->tail;
+	rxr(r)->head = rxr(r)->cur = rxr(r)->tail;
+	rxsync(h);
+	rxsync(r);
+	for (int split = 0; split < 2; split++) {
+		/* h -> mac_q: a 10-byte header (zero: no offload), then Ethernet;
+		 * split: the header alone in the first slot */
+		memset(frame, 0, 10 + 64);
+		memcpy(frame + 10, mac_q, 6);
+		memcpy(frame + 16, mac_h, 6);
+		frame[22] = 0x88;
+		frame[23] = 0xb5;
+		frame[24] = (uint8_t)(0x40 + split);
+		struct netmap_ring *t = txr(h);
+		if (split) {
+			struct netmap_slot *s0 = &t->slot[t->head];
+			memcpy(NETMAP_BUF(t, s0->buf_idx), frame, 10);
+			s0->len = 10;
+			s0->flags = NS_MOREFRAG;
+			uint32_t i1 = nm_ring_next(t, t->head);
+			struct netmap_slot *s1 = &t->slot[i1];
+			memcpy(NETMAP_BUF(t, s1->buf_idx), frame + 10, 64);
+			s1->len = 64;
+			s1->flags = 0;
+			t->head = t->cur = nm_ring_next(t, i1);
+		} else {
+			put_chain(t, frame, 10 + 64);
+		}
+		CHECK(ioctl(h->fd, NIOCTXSYNC, NULL) == 0, "txsync h");
+		rxsync(q);
+		rxsync(r);
+		int lq = get_chain(rxr(q), "q");
+		CHECK(lq == 64 && memcmp(got, mac_q, 6) == 0 && got[14] == 0x40 + split,
+		      "split %d: q got a %d-byte frame (want the 64-byte frame for its MAC)", split, lq);
+		CHECK(nm_ring_empty(rxr(r)), "split %d: r got h's unicast to q (looked up inside the"
+		      " virtio-net header?)", split);
+		rxr(r)->head = rxr(r)->cur = rxr(r)->tail;
+		rxsync(q);
+		rxsync(r);
+	}
+	/* the switch learned mac_h from behind the header: q -> mac_h reaches h only */
+	memset(frame, 0, 64);
+	memcpy(frame, mac_h, 6);
+	memcpy(frame + 6, mac_q, 6);
+	frame[12] = 0x88;
+	frame[13] = 0xb5;
+	put_chain(txr(q), frame, 64);
+	CHECK(ioctl(q->fd, NIOCTXSYNC, NULL) == 0, "txsync q");
+	rxsync(h);
+	rxsync(r);
+	int lh = get_chain(rxr(h), "h");
+	CHECK(lh == 10 + 64 && memcmp(got + 10, mac_h, 6) == 0,
+	      "h got a %d-byte frame, want its 64-byte frame behind a 10-byte header", lh);
+	CHECK(nm_ring_empty(rxr(r)), "r got q's unicast to h (h's address not learned)");
+	nmport_close(h);
+	nmport_close(q);
+	nmport_close(r);
+}
+
 int main(void)
 {
 	t_setup(60);
@@ -438,5 +518,6 @@ int main(void)
 	same_hdr();
 	no_room();
 	with_offsets();
+	lookup_behind_header();
 	return t_done();
 }
