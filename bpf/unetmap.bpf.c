@@ -58,7 +58,10 @@ static __always_inline struct unm_cfg *cfg(void)
 	return bpf_map_lookup_elem(&unm_cfg, &k);
 }
 
-SEC("xdp")
+/* xdp.frags: the program handles multi-buffer frames (it only redirects),
+ * so an interface may keep an MTU larger than a page while it is attached
+ * and AF_XDP sockets bound with XDP_USE_SG get them as fragment chains */
+SEC("xdp.frags")
 int unm_xdp(struct xdp_md *ctx)
 {
 	/* the low bits of flags are the action when the key has no socket */

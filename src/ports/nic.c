@@ -159,7 +159,9 @@ static int q_open(struct unm_fd *f, struct nic_fd *nf, const struct unm_port *p,
 			.queue = p->nrx > 1 ? (int32_t)queue : -1,
 			.ignore_mark = UNM_NIC_MARK,
 			.tx_frames = pow2_at_least(slots),
-			.tx_frame_max = mt->p.buf_size,
+			/* a frame as long as the MTU allows (a chain of slots) */
+			.tx_frame_max = nf->s.info.mtu + 22 > mt->p.buf_size ?
+					(nf->s.info.mtu + 22 + 63) & ~63u : mt->p.buf_size,
 		};
 		ret = unm_tpk_create(&c, &q->tpk);
 		snprintf(nf->mode, sizeof(nf->mode), "packet");

@@ -5,7 +5,9 @@
  * and the host stack does not see them while the port is open, and does
  * again after close and after the holder is SIGKILLed (nothing left on the
  * interface); frames put on the TX ring arrive on the peer; ring selection
- * netmap:va-2 binds queue 2 only and gets queue 2's frames; host rings
+ * netmap:va-q binds queue q only and gets queue q's frames (q = 1..3);
+ * frames of 1792..4014 bytes (MTU 4000) both ways as NS_MOREFRAG chains;
+ * host rings
  * netmap:va^ receive what the stack transmits (ARP for an unknown
  * neighbour) and deliver a UDP datagram to a socket of the stack;
  * demanding zero copy on veth fails with a clear message; the port option
@@ -177,37 +179,48 @@ static void rx_tx(const char *mode)
 	close(ps);
 }
 
-/* queue 2 of vb's AF_XDP/packet TX lands in va's RX queue 2 */
+/* queue q of vb's TX lands in va's RX queue q, for q = 1..3: netmap:va-q
+ * binds ring q only and gets those frames, another queue's port none */
 static void ring_selection(const char *mode)
 {
-	struct nmport_d *d2 = t_open("netmap:va-2"), *d1 = t_open("netmap:va-1");
-	CHECK(d2->first_rx_ring == 2 && d2->last_rx_ring == 2 && d2->first_tx_ring == 2,
-	      "%s: netmap:va-2 binds RX %d..%d TX %d..%d", mode, d2->first_rx_ring,
-	      d2->last_rx_ring, d2->first_tx_ring, d2->last_tx_ring);
-	struct nmport_d *s = t_open("netmap:vb-2");
-	struct netmap_ring *tx = NETMAP_TXRING(s->nifp, 2);
-	const int N = 24;
-	for (int i = 0; i < N; i++) {
-		struct netmap_slot *sl = &tx->slot[tx->head];
-		mkframe((uint8_t *)NETMAP_BUF(tx, sl->buf_idx), lens[i % NLENS], 3000 + (uint32_t)i);
-		sl->len = (uint16_t)lens[i % NLENS];
-		tx->head = tx->cur = nm_ring_next(tx, tx->head);
+	for (unsigned q = 1; q <= 3; q++) {
+		char sq[32], so[32], sb[32];
+		unsigned other = q % 3 + 1;
+		snprintf(sq, sizeof(sq), "netmap:va-%u", q);
+		snprintf(so, sizeof(so), "netmap:va-%u", other);
+		snprintf(sb, sizeof(sb), "netmap:vb-%u", q);
+		struct nmport_d *dq = t_open(sq), *dother = t_open(so);
+		CHECK(dq->first_rx_ring == (int)q && dq->last_rx_ring == (int)q &&
+		      dq->first_tx_ring == (int)q && dq->last_tx_ring == (int)q,
+		      "%s: %s binds RX %d..%d TX %d..%d", mode, sq, dq->first_rx_ring,
+		      dq->last_rx_ring, dq->first_tx_ring, dq->last_tx_ring);
+		struct nmport_d *s = t_open(sb);
+		struct netmap_ring *tx = NETMAP_TXRING(s->nifp, q);
+		const int N = 24;
+		uint32_t base = 3000 + 100 * q;
+		for (int i = 0; i < N; i++) {
+			struct netmap_slot *sl = &tx->slot[tx->head];
+			mkframe((uint8_t *)NETMAP_BUF(tx, sl->buf_idx), lens[i % NLENS],
+				base + (uint32_t)i);
+			sl->len = (uint16_t)lens[i % NLENS];
+			tx->head = tx->cur = nm_ring_next(tx, tx->head);
+		}
+		ioctl(s->fd, NIOCTXSYNC, NULL);
+		bool ts_ok;
+		int got = rx_frames(dq, base, N, &ts_ok);
+		if (strcmp(mode, "packet") == 0 && got == 0) {
+			/* AF_PACKET cannot name a TX queue: the kernel picked one */
+			fprintf(stderr, "note: %s: frames from %s went to another queue\n", mode, sb);
+		} else {
+			CHECK(got == N, "%s: %s got %d of %d frames sent on vb's queue %u", mode, sq,
+			      got, N, q);
+			int o = rx_frames(dother, base, N, &ts_ok);
+			CHECK(o == 0, "%s: %s got %d frames of queue %u", mode, so, o, q);
+		}
+		nmport_close(s);
+		nmport_close(dother);
+		nmport_close(dq);
 	}
-	ioctl(s->fd, NIOCTXSYNC, NULL);
-	bool ts_ok;
-	int got = rx_frames(d2, 3000, N, &ts_ok);
-	if (strcmp(mode, "packet") == 0 && got == 0) {
-		/* AF_PACKET cannot name a TX queue: the kernel picked one */
-		fprintf(stderr, "note: %s: frames from vb went to another queue\n", mode);
-	} else {
-		CHECK(got == N, "%s: netmap:va-2 got %d of %d frames sent on vb's queue 2", mode,
-		      got, N);
-		int other = rx_frames(d1, 3000, N, &ts_ok);
-		CHECK(other == 0, "%s: netmap:va-1 got %d frames of queue 2", mode, other);
-	}
-	nmport_close(s);
-	nmport_close(d1);
-	nmport_close(d2);
 }
 
 /* a holder killed with SIGKILL leaves va as it was */
@@ -286,6 +299,80 @@ static void host_rings(const char *mode)
 	CHECK(t_nic_clean(1000, 0, why, sizeof(why)), "%s: after the host rings: %s", mode, why);
 }
 
+/* Frames longer than a buffer, with a 4000-byte MTU: RX as NS_MOREFRAG
+ * chains (AF_XDP multi-buffer, or split by the TPACKET copy), TX of chains */
+static void multislot(const char *mode)
+{
+	REQUIRE(t_sh("ip link set va mtu 4000 && ip link set vb mtu 4000") == 0, "mtu 4000");
+	int ps = pkt_sock(t_vb);
+	struct nmport_d *d = t_open("netmap:va");
+	static const unsigned big[] = { 1792, 1793, 2048, 2049, 3000, 3514, 4014 };
+	const int NB = (int)(sizeof(big) / sizeof(big[0]));
+	static uint8_t f[5000], acc[5000];
+	for (int i = 0; i < NB; i++) {
+		mkframe(f, big[i], 7000 + (uint32_t)i);
+		inject(ps, f, big[i]);
+	}
+	int whole = 0, chains = 0;
+	unsigned alen = 0;
+	int64_t t0 = unm_test_now_ms();
+	while (whole < NB && unm_test_now_ms() - t0 < 3000) {
+		struct pollfd p = { .fd = d->fd, .events = POLLIN };
+		poll(&p, 1, 100);
+		for (int ri = d->first_rx_ring; ri <= d->last_rx_ring; ri++) {
+			struct netmap_ring *r = NETMAP_RXRING(d->nifp, ri);
+			while (!nm_ring_empty(r)) {
+				struct netmap_slot *s = &r->slot[r->head];
+				if (alen + s->len <= sizeof(acc))
+					memcpy(acc + alen, NETMAP_BUF(r, s->buf_idx), s->len);
+				alen += s->len;
+				if (s->flags & NS_MOREFRAG) {
+					chains++;
+				} else {
+					long no = frame_no(acc, alen);
+					whole += no >= 7000 && no < 7000 + NB && alen == big[no - 7000];
+					alen = 0;
+				}
+				r->head = r->cur = nm_ring_next(r, r->head);
+			}
+		}
+	}
+	CHECK(whole == NB && chains > 0, "%s: %d of %d frames of 1792..4014 bytes arrived whole"
+	      " (%d continued slots)", mode, whole, NB, chains);
+	/* TX: chains of 2048-byte slots */
+	struct netmap_ring *tx = NETMAP_TXRING(d->nifp, 0);
+	for (int i = 0; i < NB; i++) {
+		mkframe(f, big[i], 8000 + (uint32_t)i);
+		for (unsigned off = 0; off < big[i]; off += 2048) {
+			struct netmap_slot *s = &tx->slot[tx->head];
+			unsigned l = big[i] - off < 2048 ? big[i] - off : 2048;
+			memcpy(NETMAP_BUF(tx, s->buf_idx), f + off, l);
+			s->len = (uint16_t)l;
+			s->flags = off + l < big[i] ? NS_MOREFRAG : 0;
+			tx->head = tx->cur = nm_ring_next(tx, tx->head);
+		}
+	}
+	ioctl(d->fd, NIOCTXSYNC, NULL);
+	int seen = 0;
+	t0 = unm_test_now_ms();
+	while (seen < NB && unm_test_now_ms() - t0 < 3000) {
+		struct pollfd p = { .fd = ps, .events = POLLIN };
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		ssize_t n;
+		while ((n = recv(ps, acc, sizeof(acc), MSG_DONTWAIT)) > 0) {
+			long no = frame_no(acc, (unsigned)n);
+			seen += no >= 8000 && no < 8000 + NB && (unsigned)n == big[no - 8000];
+		}
+	}
+	CHECK(seen == NB, "%s: vb saw %d of %d multi-slot TX frames", mode, seen, NB);
+	nmport_close(d);
+	close(ps);
+	char why[160];
+	CHECK(t_nic_clean(1500, 0, why, sizeof(why)), "%s: after multislot: %s", mode, why);
+	REQUIRE(t_sh("ip link set va mtu 1500 && ip link set vb mtu 1500") == 0, "mtu 1500");
+}
+
 /* after set-up the data path needs no capability: a child opens
  * netmap:va as root, drops every capability, then receives and sends */
 static void no_caps(const char *mode)
@@ -316,7 +403,7 @@ static void no_caps(const char *mode)
 	char c = 0;
 	CHECK(read(ready[0], &c, 1) == 1 && c == 'r', "%s: child could not open and drop caps",
 	      mode);
-	uint8_t f[256];
+	uint8_t f[2048];
 	for (int i = 0; i < 12; i++) {
 		mkframe(f, lens[i % NLENS], 5000 + (uint32_t)i);
 		inject(ps, f, lens[i % NLENS]);
@@ -357,6 +444,7 @@ int main(void)
 		ring_selection(modes[m]);
 		killed(modes[m]);
 		no_caps(modes[m]);
+		multislot(modes[m]);
 		host_rings(modes[m]);
 	}
 	/* the port option overrides the environment */
