@@ -15,13 +15,18 @@
 #   (h) VALE TSO: vale_tso sends 64-KB TCPv4 GSO frames from a port with a 10-byte
 #       virtio-net header to a port without one (the switch segments them); Gbit/s of
 #       TCP payload delivered
+#   (i) NIC ports on veth pairs fed by an XDP live-frames generator (xdp_gen), in network
+#       namespaces this script creates and deletes (root): pkt-gen rx on netmap:IF (AF_XDP
+#       copy mode, and the TPACKET backend) vs a raw libxdp receiver (xsk_rx) and a raw
+#       TPACKET_V3 receiver (tpk_rx); a VALE switch with two veths attached (vale-ctl -a)
+#       vs a Linux bridge on the same topology
 # then prints min / median / max per row, the ratios of the medians, and writes
 # bench/out/results.csv (raw, one line per measurement) and bench/out/bench.png.
 #
 # Environment:
 #   BENCH_RUNS   rounds (default 5)          BENCH_SECS   measured window, s (default 3)
 #   BENCH_ROWS   groups to run, comma-separated, from pipe,spsc,rte,sync,vale,memif,bridge,
-#                tso
+#                tso,nic
 #                (default: all of them)
 #   BENCH_VALE_N port counts for the VALE N-port rows (default "8 64 254"; N=2 is the
 #                unicast row)
@@ -43,7 +48,7 @@ SLOTS=${BENCH_SLOTS:-1024}
 SYNC_N=${BENCH_SYNC_N:-10000000}
 SYNC_SECS=${BENCH_SYNC_SECS:-2}
 DEADLINE=${BENCH_DEADLINE:-600}
-ROWS=${BENCH_ROWS:-pipe,spsc,rte,sync,vale,memif,bridge,tso}
+ROWS=${BENCH_ROWS:-pipe,spsc,rte,sync,vale,memif,bridge,tso,nic}
 REPORT_ONLY=${BENCH_REPORT_ONLY:-0}
 VALE_N=${BENCH_VALE_N:-8 64 254}
 CC=${CC:-gcc}
@@ -67,9 +72,9 @@ if [ "$RUNS" -gt 50 ] || [ "$SECS" -gt 60 ]; then
 fi
 for g in ${ROWS//,/ }; do
 	case $g in
-	pipe | spsc | rte | sync | vale | memif | bridge | tso) ;;
+	pipe | spsc | rte | sync | vale | memif | bridge | tso | nic) ;;
 	*)
-		echo "bench: unknown group '$g' in BENCH_ROWS (pipe,spsc,rte,sync,vale,memif,bridge,tso)" >&2
+		echo "bench: unknown group '$g' in BENCH_ROWS (pipe,spsc,rte,sync,vale,memif,bridge,tso,nic)" >&2
 		exit 2
 		;;
 	esac
@@ -99,7 +104,7 @@ CSV=$OUT/results.csv
 ROUND_DIR=
 PIDS=()
 
-# state of what (f) and (g) set up, for cleanup
+# state of what (f), (g) and (i) set up, for cleanup
 NETNS=()           # network namespaces created by this script
 HP_SET=0 HP_OLD=0  # nr_hugepages was changed (and its old value)
 HP_MOUNTED=0 HP_MKDIR=0 HP_MNT=
@@ -315,6 +320,41 @@ elif ! $CC $CFLAGS -Iinclude -pthread bench/vale_tso.c -o "$BB/vale_tso" \
 	-L"$BUILD/lib" -lunetmap -Wl,-rpath,'$ORIGIN/../lib' -pthread 2>"$TMPD/cc_tso.log"; then
 	cat "$TMPD/cc_tso.log" >&2
 	SKIP_TSO="skipped (vale_tso build failed)"
+fi
+# (i) NIC ports: root, iproute2, ethtool, xdp_gen (-lbpf); each row also needs its own
+# receiver (pkt-gen, xsk_rx with -lxdp -lbpf, tpk_rx) and the VALE row vale-ctl
+SKIP_NIC='' SKIP_NIC_PKTGEN='' SKIP_NIC_XSK='' SKIP_NIC_TPK='' SKIP_NIC_VALE='' NIC_ANNOUNCE=1
+VALECTL=$BUILD/bin/vale-ctl
+if ! want nic; then
+	SKIP_NIC="not run (BENCH_ROWS)"
+elif [ "$IS_ROOT" != 1 ]; then
+	SKIP_NIC="skipped (need root)"
+elif ! command -v ip >/dev/null 2>&1 || ! command -v bridge >/dev/null 2>&1; then
+	SKIP_NIC="skipped (iproute2 missing)"
+elif ! command -v ethtool >/dev/null 2>&1; then
+	SKIP_NIC="skipped (ethtool missing: veth GRO must be switched on)"
+else
+	pkg-config --exists libbpf libxdp 2>/dev/null || run_deps || log "bench: scripts/deps.sh failed"
+	if ! $CC $CFLAGS bench/xdp_gen.c -o "$BB/xdp_gen" -lbpf 2>"$TMPD/cc_xdpgen.log"; then
+		cat "$TMPD/cc_xdpgen.log" >&2
+		SKIP_NIC="skipped (xdp_gen build failed: libbpf-dev?)"
+	fi
+	if ! $CC $CFLAGS bench/xsk_rx.c -o "$BB/xsk_rx" -lxdp -lbpf 2>"$TMPD/cc_xskrx.log"; then
+		cat "$TMPD/cc_xskrx.log" >&2
+		SKIP_NIC_XSK="skipped (xsk_rx build failed: libxdp-dev?)"
+	fi
+	if ! $CC $CFLAGS bench/tpk_rx.c -o "$BB/tpk_rx" 2>"$TMPD/cc_tpkrx.log"; then
+		cat "$TMPD/cc_tpkrx.log" >&2
+		SKIP_NIC_TPK="skipped (tpk_rx build failed)"
+	fi
+	# afp_send announces the far peer's MAC to the VALE switch (learning); without it the
+	# switch floods, which with two ports reaches the same single port
+	if ! $CC $CFLAGS bench/afp_send.c -o "$BB/afp_send" 2>"$TMPD/cc_afp2.log"; then
+		cat "$TMPD/cc_afp2.log" >&2
+		NIC_ANNOUNCE=0
+	fi
+	[ -x "$PKTGEN" ] || SKIP_NIC_PKTGEN="skipped ($PKTGEN missing)"
+	[ -x "$VALECTL" ] || SKIP_NIC_VALE="skipped ($VALECTL missing)"
 fi
 want pipe || SKIP_PIPE="not run (BENCH_ROWS)"
 want spsc || SKIP_SPSC="not run (BENCH_ROWS)"
@@ -804,6 +844,262 @@ run_bridge() {
 	log "bench: round $r: bridge               $v Mpps (kernel drops ${drops:-?}; $(cat "$txlog"))"
 }
 
+# ---------------------------------------------------------------- (i) NIC ports
+# Four namespaces, IPv6 off, no IP addresses, every veth with one RX and one TX queue:
+#   unm-nx: va -- vb          xdp_gen on va (CPU0); netmap:vb, xsk_rx, tpk_rx on CPU1
+#   unm-na: pa, qa            xdp_gen on pa (VALE row) or qa (bridge row), CPU0
+#   unm-ns: sa, sb            attached to switch valex with vale-ctl -a (VALE row)
+#           ta, tb            enslaved to br0 (bridge row)
+#   unm-nb: pb, qb            the frames that leave the switch/bridge, counted by the
+#                             kernel's rx_packets counter of pb / qb
+# pa--sa, sb--pb, qa--ta and tb--qb are veth pairs.  vb and ta get `gro on`: a veth
+# without an XDP program has no NAPI and drops what xdp_gen sends it.  The peers of the
+# switch's and the bridge's ports get `tx off` (issue 7, offload hygiene).
+NS_NX=unm-nx-$$ NS_NA=unm-na-$$ NS_NS=unm-ns-$$ NS_NB=unm-nb-$$
+NIC_SW=valex
+PB_MAC=02:02:02:02:02:02 # afp_send's source MAC: pb announces itself with afp_send
+VB_MAC='' QB_MAC=''
+
+# netns_del NS...: kill what runs in these namespaces (only our programs do), delete
+# them and forget them (the other namespaces of NETNS are kept)
+netns_del() {
+	local ns p k keep=()
+	for ns in "$@"; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -KILL "$p" 2>/dev/null
+		done
+		ip netns del "$ns" 2>/dev/null
+	done
+	for k in "${NETNS[@]}"; do
+		case " $* " in
+		*" $k "*) ;;
+		*) keep+=("$k") ;;
+		esac
+	done
+	NETNS=("${keep[@]}")
+}
+
+# veth_pair A NS_A B NS_B: veth pair A (in NS_A) -- B (in NS_B), one queue each way, up
+veth_pair() {
+	ip link add "$1" netns "$2" numrxqueues 1 numtxqueues 1 type veth \
+		peer name "$3" netns "$4" numrxqueues 1 numtxqueues 1 || return 1
+	ip -n "$2" link set "$1" up && ip -n "$4" link set "$3" up
+}
+
+nic_setup() {
+	local ns i
+	for ns in "$NS_NX" "$NS_NA" "$NS_NS" "$NS_NB"; do
+		ip netns add "$ns" || return 1
+		NETNS+=("$ns")
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+			net.ipv6.conf.default.disable_ipv6=1 >/dev/null || return 1
+	done
+	veth_pair va "$NS_NX" vb "$NS_NX" || return 1
+	veth_pair pa "$NS_NA" sa "$NS_NS" && veth_pair sb "$NS_NS" pb "$NS_NB" || return 1
+	veth_pair qa "$NS_NA" ta "$NS_NS" && veth_pair tb "$NS_NS" qb "$NS_NB" || return 1
+	ip netns exec "$NS_NX" ethtool -K vb gro on >/dev/null || return 1
+	ip netns exec "$NS_NS" ethtool -K ta gro on >/dev/null || return 1
+	for i in pa qa; do
+		ip netns exec "$NS_NA" ethtool -K "$i" tx off >/dev/null || return 1
+	done
+	for i in pb qb; do
+		ip netns exec "$NS_NB" ethtool -K "$i" tx off >/dev/null || return 1
+	done
+	ip -n "$NS_NB" link set pb address "$PB_MAC" || return 1
+	ip -n "$NS_NS" link add br0 type bridge stp_state 0 forward_delay 0 || return 1
+	ip -n "$NS_NS" link set ta master br0 && ip -n "$NS_NS" link set tb master br0 &&
+		ip -n "$NS_NS" link set br0 up || return 1
+	VB_MAC=$(ip netns exec "$NS_NX" cat /sys/class/net/vb/address) || return 1
+	QB_MAC=$(ip netns exec "$NS_NB" cat /sys/class/net/qb/address) || return 1
+	bridge -n "$NS_NS" fdb add "$QB_MAC" dev tb master static || return 1
+	# the generator works on this kernel (BPF_F_TEST_XDP_LIVE_FRAMES, Linux 5.18+)
+	ip netns exec "$NS_NX" timeout -k 1 5 "$BB/xdp_gen" va 0.1 >&2 || return 1
+}
+
+# nic_quiet NS TENTHS: wait until no process is left in NS (the helper process of a NIC
+# session leaves with its last user), at most TENTHS/10 s, then SIGKILL what is left;
+# 0 if nothing had to be killed
+nic_quiet() {
+	local i=0 p left
+	while left=$(ip netns pids "$1" 2>/dev/null) && [ -n "$left" ]; do
+		if [ "$i" -ge "$2" ]; then
+			# shellcheck disable=SC2086 # a list of pids
+			log "bench: still running in $1 after $(($2 / 10)) s, killed:" \
+				"$(ps -o pid=,comm= -p "$(echo $left | tr ' ' ',')" | tr '\n' ' ')"
+			for p in $left; do
+				kill -KILL "$p" 2>/dev/null
+			done
+			return 1
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 0
+}
+
+# nic_gen NS IF DST_MAC SECONDS LOG: xdp_gen, 60-byte frames to DST_MAC, on CPU0
+nic_gen() {
+	ip netns exec "$1" taskset -c 0 timeout -k 1 $((SECS + 8)) "$BB/xdp_gen" -d "$3" "$2" "$4" \
+		</dev/null >"$5" 2>&1
+}
+
+gen_rate() { awk '$1 == "Mpps" { v = $2 } END { print (v == "" ? "?" : v) }' "$1" 2>/dev/null; }
+
+# nic_count NS IF WARMUP SECS: the frames IF received (its rx_packets counter) in SECS s
+# after WARMUP s; prints "Mpps <rate>" and "packets <n> seconds <t>"
+nic_count() {
+	# shellcheck disable=SC2016 # the script is expanded by the inner bash
+	ip netns exec "$1" timeout -k 1 $(($4 + 10)) bash -c '
+		f=/sys/class/net/$1/statistics/rx_packets
+		sleep "$2"
+		read -r a <"$f" && t1=$(date +%s%N) || exit 1
+		sleep "$3"
+		read -r b <"$f" && t2=$(date +%s%N) || exit 1
+		awk -v n=$((b - a)) -v ns=$((t2 - t1)) "BEGIN {
+			printf \"Mpps %.4f\\npackets %d seconds %.3f\\n\", n / ns * 1e3, n, ns / 1e9 }"' \
+		nic_count "$2" "$3" "$4"
+}
+
+# run_nic_pktgen ROUND SERIES MODE: pkt-gen -f rx on netmap:vb (rx thread on CPU1) with
+# UNETMAP_NIC_MODE=MODE, fed by xdp_gen on va (CPU0); parsed as in the pipe row
+run_nic_pktgen() {
+	local r=$1 series=$2 mode=$3 rx gen note='' path v
+	local rxlog=$OUT/logs/$series-rx.$r.log glog=$OUT/logs/$series-gen.$r.log
+	UNETMAP_DIR=$ROUND_DIR UNETMAP_NIC_MODE=$mode ip netns exec "$NS_NX" \
+		timeout -k 1 $((SECS + 12)) "$PKTGEN" -i netmap:vb -f rx -w 0 -a 1 </dev/null >"$rxlog" 2>&1 &
+	rx=$!
+	PIDS+=("$rx")
+	if ! wait_line "$rxlog" 'Ready' 50 "$rx"; then
+		log "bench: round $r: $series: pkt-gen rx on netmap:vb not ready after 5 s:"
+		tail -3 "$rxlog" >&2
+		stop "$rx"
+		PIDS=()
+		nic_quiet "$NS_NX" 30
+		return 1
+	fi
+	nic_gen "$NS_NX" va "$VB_MAC" "$((SECS + 2))" "$glog" &
+	gen=$!
+	PIDS+=("$gen")
+	window "$rx" || log "bench: round $r: $series: rx exited early (see $rxlog)"
+	stop "$rx" # before the generator ends, so that its last interval still has traffic
+	stop_after "$gen" 30
+	PIDS=()
+	nic_quiet "$NS_NX" 30 || note="; processes left in the namespace were killed"
+	path=$(grep -m1 'NIC data path' "$rxlog" | sed 's/^[^:]*: NIC data path //' | tr ',' ';')
+	note="; data path ${path:-not reported}; xdp_gen offered $(gen_rate "$glog") Mpps$note"
+	v=$(rx_result "$r" "$series" "$rxlog" "$glog" "$note") || return 1
+	log "bench: round $r: $(printf '%-20s' "$series") $v Mpps (data path ${path:-not reported})"
+}
+
+# run_nic_raw ROUND SERIES LABEL COMMAND...: a raw receiver on vb (CPU1) that counts for
+# SECS s after 1 s and prints "Mpps <rate>" and "packets <n> seconds <t> drops <d>",
+# fed by xdp_gen on va (CPU0), which outlasts the receiver's window
+run_nic_raw() {
+	local r=$1 series=$2 label=$3 rxp v d
+	shift 3
+	local rxlog=$OUT/logs/$series.$r.log glog=$OUT/logs/$series-gen.$r.log
+	ip netns exec "$NS_NX" taskset -c 1 timeout -k 1 $((SECS + 8)) "$@" </dev/null >"$rxlog" 2>&1 &
+	rxp=$!
+	PIDS+=("$rxp")
+	sleep 0.3
+	nic_gen "$NS_NX" va "$VB_MAC" "$((SECS + 1)).6" "$glog"
+	stop_after "$rxp" 30
+	PIDS=()
+	nic_quiet "$NS_NX" 20
+	v=$(awk '$1 == "Mpps" { print $2 }' "$rxlog")
+	d=$(awk '$1 == "packets" { print $6 }' "$rxlog")
+	if [ -z "$v" ]; then
+		log "bench: round $r: $series: no figure; last lines of the receiver and generator logs:"
+		tail -3 "$rxlog" >&2
+		tail -3 "$glog" >&2
+		return 1
+	fi
+	record "$r" "$series" "$v" Mpps \
+		"$label over ${SECS} s after 1 s; drops ${d:-?}; xdp_gen offered $(gen_rate "$glog") Mpps"
+	log "bench: round $r: $(printf '%-20s' "$series") $v Mpps (drops ${d:-?}; xdp_gen $(gen_rate "$glog") Mpps)"
+}
+
+# nic_count_result ROUND SERIES COUNTLOG GENLOG NOTE: record what nic_count measured
+nic_count_result() {
+	local v n
+	v=$(awk '$1 == "Mpps" { print $2 }' "$3")
+	if [ -z "$v" ]; then
+		log "bench: round $1: $2: no figure; last lines of the counter and generator logs:"
+		tail -3 "$3" >&2
+		tail -3 "$4" >&2
+		return 1
+	fi
+	n=$(awk '$1 == "packets" { print $2 }' "$3")
+	record "$1" "$2" "$v" Mpps "far peer rx_packets: $n in ${SECS} s after 1 s; xdp_gen offered $(gen_rate "$4") Mpps$5"
+	log "bench: round $1: $(printf '%-20s' "$2") $v Mpps (xdp_gen $(gen_rate "$4") Mpps$5)"
+}
+
+# run_nic_vale ROUND: vale-ctl -a valex:sa and valex:sb (run on CPU1, so the helper
+# process it starts is there too); pb announces its MAC; xdp_gen on pa (CPU0) ->
+# sa -> switch -> sb -> pb, counted by pb's rx_packets; then vale-ctl -d of both.
+# When an attach fails the row is skipped for the rest of the run.
+run_nic_vale() {
+	local r=$1 i gen att=() note='' msg
+	local alog=$OUT/logs/nic_vale-ctl.$r.log clog=$OUT/logs/nic_vale.$r.log
+	local glog=$OUT/logs/nic_vale-gen.$r.log
+	: >"$alog"
+	for i in sa sb; do
+		echo "# vale-ctl -a $NIC_SW:$i" >>"$alog"
+		if ! UNETMAP_DIR=$ROUND_DIR ip netns exec "$NS_NS" taskset -c 1 timeout -k 1 10 \
+			"$VALECTL" -a "$NIC_SW:$i" </dev/null >>"$alog" 2>&1; then
+			msg=$(grep -v '^#' "$alog" | sed 's/^vale-ctl: //' | grep -v '^$' | tr '\n' ';' |
+				sed 's/;$//; s/;/; /g' | head -c 240)
+			SKIP_NIC_VALE="skipped (vale-ctl -a of an interface failed: ${msg:-no message})"
+			log "bench: round $r: nic_vale: $SKIP_NIC_VALE"
+			break
+		fi
+		att+=("$i")
+	done
+	if [ -z "$SKIP_NIC_VALE" ]; then
+		note="; flooded (the far MAC was not announced)"
+		if [ "$NIC_ANNOUNCE" = 1 ]; then
+			# a few broadcast frames from pb's MAC: the switch learns it on port sb
+			ip netns exec "$NS_NB" timeout -k 1 5 "$BB/afp_send" pb 0.001 1 >/dev/null 2>&1
+			sleep 0.2
+			if UNETMAP_DIR=$ROUND_DIR timeout -k 1 5 "$VALECTL" -t "$NIC_SW" 2>&1 | grep -qi "$PB_MAC"; then
+				note="; unicast (the switch learned $PB_MAC)"
+			else
+				note="; flooded ($PB_MAC not learned)"
+			fi
+		fi
+		nic_gen "$NS_NA" pa "$PB_MAC" "$((SECS + 1)).6" "$glog" &
+		gen=$!
+		PIDS+=("$gen")
+		nic_count "$NS_NB" pb 1 "$SECS" >"$clog" 2>&1
+		UNETMAP_DIR=$ROUND_DIR timeout -k 1 5 "$VALECTL" -s "$NIC_SW" \
+			>"$OUT/logs/nic_vale-stats.$r.log" 2>&1
+		stop_after "$gen" 30
+		PIDS=()
+	fi
+	for i in "${att[@]}"; do
+		echo "# vale-ctl -d $NIC_SW:$i" >>"$alog"
+		UNETMAP_DIR=$ROUND_DIR ip netns exec "$NS_NS" timeout -k 1 10 \
+			"$VALECTL" -d "$NIC_SW:$i" </dev/null >>"$alog" 2>&1 ||
+			log "bench: round $r: nic_vale: vale-ctl -d $NIC_SW:$i failed (see $alog)"
+	done
+	nic_quiet "$NS_NS" 30 || note="$note; processes left after the detach were killed"
+	[ -z "$SKIP_NIC_VALE" ] || return 1
+	nic_count_result "$r" nic_vale "$clog" "$glog" "$note"
+}
+
+# run_nic_bridge ROUND: xdp_gen on qa (CPU0) -> ta -> br0 -> tb -> qb, counted by qb's
+# rx_packets (the kernel does all of it in softirq on CPU0)
+run_nic_bridge() {
+	local r=$1 gen clog=$OUT/logs/nic_bridge.$1.log glog=$OUT/logs/nic_bridge-gen.$1.log
+	nic_gen "$NS_NA" qa "$QB_MAC" "$((SECS + 1)).6" "$glog" &
+	gen=$!
+	PIDS+=("$gen")
+	nic_count "$NS_NB" qb 1 "$SECS" >"$clog" 2>&1
+	stop_after "$gen" 30
+	PIDS=()
+	nic_count_result "$r" nic_bridge "$clog" "$glog" ""
+}
+
 [ "$REPORT_ONLY" = 1 ] || rm -f "$OUT"/logs/*.log
 log "bench: $RUNS rounds, ${SECS}-s windows; slots $SLOTS, batch/bulk $BATCH; rows $ROWS"
 if [ -z "$SKIP_MEMIF" ]; then
@@ -813,6 +1109,11 @@ if [ -z "$SKIP_BRIDGE" ] && ! bridge_setup; then
 	SKIP_BRIDGE="skipped (network namespace / bridge setup failed)"
 	log "bench: bridge row $SKIP_BRIDGE"
 	netns_teardown
+fi
+if [ -z "$SKIP_NIC" ] && ! nic_setup 2>"$TMPD/nic_setup.log"; then
+	SKIP_NIC="skipped (network namespace / veth setup failed: $(tail -1 "$TMPD/nic_setup.log" | head -c 200))"
+	log "bench: NIC rows $SKIP_NIC"
+	netns_del "$NS_NX" "$NS_NA" "$NS_NS" "$NS_NB"
 fi
 [ "$REPORT_ONLY" = 1 ] && RUNS_TO_DO=0 || RUNS_TO_DO=$RUNS
 for r in $(seq 1 "$RUNS_TO_DO"); do
@@ -850,6 +1151,15 @@ for r in $(seq 1 "$RUNS_TO_DO"); do
 	[ -z "$SKIP_MEMIF" ] && run_memif "$r"
 	[ -z "$SKIP_BRIDGE" ] && run_bridge "$r"
 	[ -z "$SKIP_TSO" ] && run_tso "$r"
+	if [ -z "$SKIP_NIC" ]; then
+		[ -z "$SKIP_NIC_PKTGEN" ] && run_nic_pktgen "$r" nic_xdp_copy copy
+		[ -z "$SKIP_NIC_XSK" ] &&
+			run_nic_raw "$r" nic_xsk_rx "xsk_rx (libxdp; copy)" "$BB/xsk_rx" vb 1 "$SECS" 0 copy
+		[ -z "$SKIP_NIC_TPK" ] && run_nic_raw "$r" nic_tpk_rx "tpk_rx (TPACKET_V3)" "$BB/tpk_rx" vb 1 "$SECS"
+		[ -z "$SKIP_NIC_PKTGEN" ] && run_nic_pktgen "$r" nic_packet packet
+		[ -z "$SKIP_NIC_VALE" ] && run_nic_vale "$r"
+		run_nic_bridge "$r"
+	fi
 	rm -rf "$ROUND_DIR"
 	ROUND_DIR=
 done
@@ -936,6 +1246,19 @@ ratio() { # a b
 	done
 	printf '%-52s %10s %10s %10s\n' "VALE offloads (virtio-net header mismatch)" min median max
 	row "TSO: 64-KB TCPv4 GSO, hdr 10 -> plain, payload" vale_tso Gbps "$SKIP_TSO"
+	printf '%-52s %10s %10s %10s\n' "NIC ports, veth pair, XDP live-frames source" min median max
+	row "netmap:IF AF_XDP copy, pkt-gen rx" nic_xdp_copy Mpps "${SKIP_NIC:-$SKIP_NIC_PKTGEN}"
+	row "raw libxdp receiver (xsk_rx, copy mode)" nic_xsk_rx Mpps "${SKIP_NIC:-$SKIP_NIC_XSK}"
+	row "raw TPACKET_V3 receiver (tpk_rx)" nic_tpk_rx Mpps "${SKIP_NIC:-$SKIP_NIC_TPK}"
+	row "netmap:IF TPACKET backend, pkt-gen rx" nic_packet Mpps "${SKIP_NIC:-$SKIP_NIC_PKTGEN}"
+	row "VALE switch, two veths attached (vale-ctl -a)" nic_vale Mpps "${SKIP_NIC:-$SKIP_NIC_VALE}"
+	row "Linux bridge, same topology (veth->br0->veth)" nic_bridge Mpps "$SKIP_NIC"
+	echo "(source: xdp_gen on CPU0, one queue; receivers on CPU1; VALE/bridge rows: frames counted"
+	echo " by the far veth's rx_packets, vale-ctl's helper on CPU1, the bridge in softirq on CPU0)"
+	echo "ratio of medians  netmap:IF (AF_XDP copy) / raw libxdp receiver (target >= 0.9): $(ratio nic_xdp_copy nic_xsk_rx)"
+	echo "ratio of medians  netmap:IF (AF_XDP copy) / raw TPACKET_V3 receiver (target >= 2): $(ratio nic_xdp_copy nic_tpk_rx)"
+	echo "ratio of medians  netmap:IF (TPACKET) / raw TPACKET_V3 receiver: $(ratio nic_packet nic_tpk_rx)"
+	echo "ratio of medians  VALE switch with two veths attached vs Linux bridge (target >= 3x): $(ratio nic_vale nic_bridge)"
 	printf '%-52s %10s %10s %10s\n' "cost of one call" min median max
 	row "NIOCTXSYNC, nothing to send" NIOCTXSYNC ns "$SKIP_SYNC"
 	row "NIOCRXSYNC, nothing to receive" NIOCRXSYNC ns "$SKIP_SYNC"
@@ -968,6 +1291,7 @@ panel() {
 	fi
 	echo "set title '$2'"
 	echo "set ylabel '$3'"
+	echo "set xtics nomirror rotate by 30 right" # again: a panel without data unset them
 	if [ "$4" = log ]; then
 		echo "set logscale y; set yrange [*:*]; set offsets 0, 0, 0, 0"
 	else
@@ -989,10 +1313,13 @@ if command -v gnuplot >/dev/null 2>&1; then
 	done
 	bars vale "${vale[@]}" memif:"DPDK memif" bridge:"Linux bridge"
 	bars cost NIOCTXSYNC:NIOCTXSYNC NIOCRXSYNC:NIOCRXSYNC getppid:getppid
+	bars nic nic_xdp_copy:"netmap:IF AF_XDP copy" nic_xsk_rx:"raw libxdp (xsk_rx)" \
+		nic_tpk_rx:"raw TPACKET_V3" nic_packet:"netmap:IF TPACKET" \
+		nic_vale:"VALE, 2 veths" nic_bridge:"Linux bridge, 2 veths"
 	term=png
 	gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo && term=pngcairo
 	{
-		echo "set terminal $term noenhanced size 1800,560"
+		echo "set terminal $term noenhanced size 2400,560"
 		echo "set output '$OUT/bench.png'"
 		echo "set style fill solid 0.6 border -1"
 		echo "set boxwidth 0.6"
@@ -1000,9 +1327,10 @@ if command -v gnuplot >/dev/null 2>&1; then
 		echo "set xtics nomirror rotate by 30 right"
 		echo "set key off"
 		echo "set bmargin 7"
-		echo "set multiplot layout 1,3 title 'unetmap bench: median, error bars = min..max over $RUNS rounds (${SECS}-s windows)'"
+		echo "set multiplot layout 1,4 title 'unetmap bench: median, error bars = min..max over $RUNS rounds (${SECS}-s windows)'"
 		panel rate "pipe and rings, two cores (log scale)" Mpps log '#4477aa' '%.1f'
 		panel vale "VALE and peers, 60-B frames (log scale)" Mpps log '#228833' '%.2f'
+		panel nic "NIC ports on veth, 60-B frames" Mpps lin '#ddaa33' '%.2f'
 		panel cost "cost of one call with nothing to do" ns lin '#cc6677' '%.0f'
 		echo "unset multiplot"
 	} >"$TMPD/plot.gp"

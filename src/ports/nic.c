@@ -54,7 +54,6 @@ struct nic_q {
 	struct unm_xsk *xsk;		/* AF_XDP backend */
 	struct unm_tpk *tpk;		/* TPACKET backend */
 	uint32_t tx_done;		/* TX slot of the next completion */
-	bool posted;			/* RX buffers given to the fill ring */
 };
 
 struct nic_fd {
@@ -241,7 +240,6 @@ static int nic_fd_attach(struct unm_fd *f)
 			const struct unm_region_meta *mt = f->map->meta;
 			xsk_post(nf->q[qi], k->ring, k->kr->hwtail, unm_prv(k->kr->hwcur,
 				 k->kr->num_slots), k->kr->num_slots, mt->p.buf_num, mt->p.buf_size);
-			nf->q[qi]->posted = true;
 		}
 	}
 	if (nf->mode[0] != '\0')
@@ -334,6 +332,94 @@ static void fwd_to_nic(struct unm_fd *f, struct netmap_ring *ring, uint32_t from
 			(kq(tx[k])->xsk != NULL ? xsk_txsync : tpk_txsync)(f, tx[k]);
 }
 
+/* ---- steps every sync of this file shares ------------------------------------ */
+
+/* RX: the user's head (slots [hwcur, head) released); -1 when the ring had
+ * to be reinitialised (new frames are still imported, as netmap does) */
+static int rx_begin(struct unm_fd *f, struct unm_kref *k, uint32_t *head)
+{
+	const struct unm_region_meta *mt = f->map->meta;
+	if (unm_likely(unm_rx_prologue(k, head) == 0))
+		return 0;
+	unm_ring_reinit(k, mt->p.buf_num, mt->p.buf_size);
+	*head = k->kr->hwcur;
+	return -1;
+}
+
+/* RX: slots [from, tail) arrived (at time *ts, or now): copy monitors, then
+ * publish them */
+static void rx_end(struct unm_fd *f, struct unm_kref *k, uint32_t from, uint32_t tail,
+		   const struct timeval *ts)
+{
+	struct unm_kring *kr = k->kr;
+	struct netmap_ring *ring = k->ring;
+	if (tail != from) {
+		unm_mon_copy(kr, ring, unm_map_bufs(f->map), from, tail);
+		if (ts != NULL)
+			ring->ts = *ts;
+		else
+			gettimeofday(&ring->ts, NULL);
+		UNM_WRITE_ONCE(kr->hwtail, tail);
+	}
+	UNM_WRITE_ONCE(kr->rtail, tail);
+	unm_store_release(&ring->tail, tail);
+}
+
+/* TX: the user's head, and the end of the whole frames in [hwcur, head)
+ * (a chain still open stays for the next sync); copy monitors see them.
+ * -1 when the ring had to be reinitialised (nothing is sent). */
+static int tx_begin(struct unm_fd *f, struct unm_kref *k, uint32_t *lim)
+{
+	const struct unm_region_meta *mt = f->map->meta;
+	struct netmap_ring *ring = k->ring;
+	struct unm_kring *kr = k->kr;
+	uint32_t head, n = kr->num_slots;
+	if (unm_unlikely(unm_tx_prologue(k, &head) < 0)) {
+		unm_ring_reinit(k, mt->p.buf_num, mt->p.buf_size);
+		return -1;
+	}
+	while (head != kr->hwcur && (ring->slot[unm_prv(head, n)].flags & NS_MOREFRAG))
+		head = unm_prv(head, n);
+	unm_mon_copy(kr, ring, unm_map_bufs(f->map), kr->hwcur, head);
+	*lim = head;
+	return 0;
+}
+
+/* TX: every slot before `done` is free again */
+static void tx_end(struct unm_kring *kr, struct netmap_ring *ring, uint32_t done)
+{
+	uint32_t tail = unm_prv(done, kr->num_slots);
+	UNM_WRITE_ONCE(kr->rtail, tail);
+	kr->tx_hwtail = tail;
+	unm_store_release(&ring->tail, tail);
+}
+
+/* TX: the frame starting at slot i (before lim) as iov[0..*cnt) over its
+ * buffers (at most 64 fragments); *next is the slot after it.  False if a
+ * slot is invalid (the caller reinitialises the ring). */
+static bool tx_gather(struct unm_fd *f, const struct unm_kring *kr, const struct netmap_ring *ring,
+		      uint32_t i, uint32_t lim, struct iovec iov[64], int *cnt, uint32_t *next)
+{
+	const uint32_t n = kr->num_slots;
+	const uint32_t nbufs = f->map->meta->p.buf_num, bsz = f->map->meta->p.buf_size;
+	char *base = f->map->base + f->map->meta->buf_off;
+	int c = 0;
+	for (;;) {
+		const struct netmap_slot *s = &ring->slot[i];
+		uint64_t off = kr->offset_mask ? unm_slot_offset(kr, s) : 0;
+		if (unm_unlikely(s->buf_idx - 2 >= nbufs - 2 || s->len + off > bsz))
+			return false;
+		if (c < 64)
+			iov[c++] = (struct iovec){ base + (uint64_t)s->buf_idx * bsz + off, s->len };
+		i = unm_nxt(i, n);
+		if (!(s->flags & NS_MOREFRAG) || i == lim)
+			break;
+	}
+	*cnt = c;
+	*next = i;
+	return true;
+}
+
 /* ---- AF_XDP data path --------------------------------------------------------- */
 
 /* RX: the slots [hwtail, hwcur - 1) belong to the kernel; their buffers
@@ -361,18 +447,8 @@ static int xsk_rxsync(struct unm_fd *f, struct unm_kref *k)
 	const uint32_t n = kr->num_slots;
 	const uint32_t nbufs = f->map->meta->p.buf_num, bsz = f->map->meta->p.buf_size;
 	uint32_t head;
-	int ret = 0;
+	int ret = rx_begin(f, k, &head);
 
-	if (unm_unlikely(unm_rx_prologue(k, &head) < 0)) {
-		unm_ring_reinit(k, nbufs, bsz);
-		head = kr->hwcur;
-		ret = -1;
-	}
-	if (unm_unlikely(!q->posted)) {
-		/* first sync of this binding: the kernel's part of the ring */
-		xsk_post(q, ring, kr->hwtail, unm_prv(kr->hwcur, n), n, nbufs, bsz);
-		q->posted = true;
-	}
 	if (head != kr->hwcur) {
 		fwd_to_host(f, q->nf, ring, kr->hwcur, head);
 		unm_zmon_pass(f->map, kr, ring, kr->hwcur, head, 0);
@@ -389,15 +465,11 @@ static int xsk_rxsync(struct unm_fd *f, struct unm_kref *k)
 		for (unsigned j = 0; j < got; j++) {
 			struct netmap_slot *s = &ring->slot[tail];
 			uint32_t bi = (uint32_t)(d[j].addr / bsz);
-			if (s->buf_idx != bi)
-				s->flags = NS_BUF_CHANGED;
-			else
-				s->flags = 0;
+			s->flags = (uint16_t)((s->buf_idx != bi ? NS_BUF_CHANGED : 0) |
+					      (d[j].options & XDP_PKT_CONTD ? NS_MOREFRAG : 0));
 			s->buf_idx = bi;
 			s->len = (uint16_t)d[j].len;
 			s->ptr = 0;
-			if (d[j].options & XDP_PKT_CONTD)
-				s->flags |= NS_MOREFRAG;
 			tail = unm_nxt(tail, n);
 		}
 		room -= got;
@@ -405,13 +477,7 @@ static int xsk_rxsync(struct unm_fd *f, struct unm_kref *k)
 	}
 	if (unm_xsk_rx_needs_wakeup(q->xsk))
 		unm_xsk_rx_kick(q->xsk);
-	if (tail != from) {
-		unm_mon_copy(kr, ring, unm_map_bufs(f->map), from, tail);
-		gettimeofday(&ring->ts, NULL);
-		UNM_WRITE_ONCE(kr->hwtail, tail);
-	}
-	UNM_WRITE_ONCE(kr->rtail, tail);
-	unm_store_release(&ring->tail, tail);
+	rx_end(f, k, from, tail, NULL);
 	return ret;
 }
 
@@ -422,44 +488,34 @@ static int xsk_txsync(struct unm_fd *f, struct unm_kref *k)
 	struct nic_q *q = kq(k);
 	const uint32_t n = kr->num_slots;
 	const uint32_t nbufs = f->map->meta->p.buf_num, bsz = f->map->meta->p.buf_size;
-	uint32_t head;
+	uint32_t lim;
 
-	if (unm_unlikely(unm_tx_prologue(k, &head) < 0)) {
-		unm_ring_reinit(k, nbufs, bsz);
+	if (unm_unlikely(tx_begin(f, k, &lim) < 0))
 		return -1;
-	}
 	uint32_t i = kr->hwcur;
-	if (i != head) {
-		/* whole frames only: a chain still open stays for the next sync */
-		uint32_t lim = head;
-		while (lim != i && (ring->slot[unm_prv(lim, n)].flags & NS_MOREFRAG))
-			lim = unm_prv(lim, n);
-		unm_mon_copy(kr, ring, unm_map_bufs(f->map), i, lim);
-		bool sg = unm_xsk_sg(q->xsk);
-		struct xdp_desc d[NIC_BURST];
-		while (i != lim) {
-			unsigned c = 0;
-			uint32_t j = i;
-			for (; j != lim && c < NIC_BURST; j = unm_nxt(j, n)) {
-				struct netmap_slot *s = &ring->slot[j];
-				uint64_t off = kr->offset_mask ? unm_slot_offset(kr, s) : 0;
-				if (unm_unlikely(s->buf_idx - 2 >= nbufs - 2 || s->len + off > bsz)) {
-					unm_ring_reinit(k, nbufs, bsz);
-					return -1;
-				}
-				d[c].addr = (uint64_t)s->buf_idx * bsz + off;
-				d[c].len = s->len;
-				d[c].options = (s->flags & NS_MOREFRAG) && sg ? XDP_PKT_CONTD : 0;
-				c++;
+	bool sg = unm_xsk_sg(q->xsk);
+	struct xdp_desc d[NIC_BURST];
+	while (i != lim) {
+		unsigned c = 0;
+		for (uint32_t j = i; j != lim && c < NIC_BURST; j = unm_nxt(j, n)) {
+			struct netmap_slot *s = &ring->slot[j];
+			uint64_t off = kr->offset_mask ? unm_slot_offset(kr, s) : 0;
+			if (unm_unlikely(s->buf_idx - 2 >= nbufs - 2 || s->len + off > bsz)) {
+				unm_ring_reinit(k, nbufs, bsz);
+				return -1;
 			}
-			unsigned put = unm_xsk_tx(q->xsk, d, c);
-			kr->tx_frames += put;
-			i = (i + put) % n;
-			if (put < c)
-				break;	/* the socket's TX ring is full: next sync */
+			d[c].addr = (uint64_t)s->buf_idx * bsz + off;
+			d[c].len = s->len;
+			d[c].options = (s->flags & NS_MOREFRAG) && sg ? XDP_PKT_CONTD : 0;
+			c++;
 		}
-		UNM_WRITE_ONCE(kr->hwcur, i);
+		unsigned put = unm_xsk_tx(q->xsk, d, c);
+		kr->tx_frames += put;
+		i = (i + put) % n;
+		if (put < c)
+			break;	/* the socket's TX ring is full: next sync */
 	}
+	UNM_WRITE_ONCE(kr->hwcur, i);
 	if (unm_xsk_tx_outstanding(q->xsk) != 0 && unm_xsk_tx_needs_wakeup(q->xsk))
 		unm_xsk_tx_kick(q->xsk);
 	/* completions come back in the order sent */
@@ -470,10 +526,7 @@ static int xsk_txsync(struct unm_fd *f, struct unm_kref *k)
 		q->tx_done = (q->tx_done + c) % n;
 	if (q->tx_done != from)
 		unm_zmon_pass(f->map, kr, ring, from, q->tx_done, 1);
-	uint32_t tail = unm_prv(q->tx_done, n);
-	UNM_WRITE_ONCE(kr->rtail, tail);
-	kr->tx_hwtail = tail;
-	unm_store_release(&ring->tail, tail);
+	tx_end(kr, ring, q->tx_done);
 	return 0;
 }
 
@@ -488,13 +541,8 @@ static int tpk_rxsync(struct unm_fd *f, struct unm_kref *k)
 	const uint32_t nbufs = f->map->meta->p.buf_num, bsz = f->map->meta->p.buf_size;
 	char *base = f->map->base + f->map->meta->buf_off;
 	uint32_t head;
-	int ret = 0;
+	int ret = rx_begin(f, k, &head);
 
-	if (unm_unlikely(unm_rx_prologue(k, &head) < 0)) {
-		unm_ring_reinit(k, nbufs, bsz);
-		head = kr->hwcur;
-		ret = -1;
-	}
 	if (head != kr->hwcur) {
 		fwd_to_host(f, q->nf, ring, kr->hwcur, head);
 		unm_zmon_pass(f->map, kr, ring, kr->hwcur, head, 0);
@@ -503,7 +551,7 @@ static int tpk_rxsync(struct unm_fd *f, struct unm_kref *k)
 	uint32_t tail = kr->hwtail, from = tail;
 	uint32_t room = unm_dist(tail, unm_prv(head, n), n);
 	struct unm_tpk_frame fr;
-	struct timespec last = { 0, 0 };
+	struct timeval last = { 0, 0 };
 	while (room > 0 && unm_tpk_rx_next(q->tpk, &fr) == 1) {
 		/* a frame longer than a buffer becomes a MOREFRAG chain, if the
 		 * ring has room for all of it */
@@ -524,18 +572,11 @@ static int tpk_rxsync(struct unm_fd *f, struct unm_kref *k)
 			tail = unm_nxt(tail, n);
 		}
 		room -= nfr;
-		last = fr.ts;
+		last = (struct timeval){ fr.ts.tv_sec, fr.ts.tv_nsec / 1000 };
 		kr->rx_frames++;
 	}
 	unm_tpk_rx_release(q->tpk);
-	if (tail != from) {
-		unm_mon_copy(kr, ring, unm_map_bufs(f->map), from, tail);
-		ring->ts.tv_sec = last.tv_sec;
-		ring->ts.tv_usec = last.tv_nsec / 1000;
-		UNM_WRITE_ONCE(kr->hwtail, tail);
-	}
-	UNM_WRITE_ONCE(kr->rtail, tail);
-	unm_store_release(&ring->tail, tail);
+	rx_end(f, k, from, tail, &last);
 	return ret;
 }
 
@@ -544,44 +585,26 @@ static int tpk_txsync(struct unm_fd *f, struct unm_kref *k)
 	struct netmap_ring *ring = k->ring;
 	struct unm_kring *kr = k->kr;
 	struct nic_q *q = kq(k);
-	const uint32_t n = kr->num_slots;
-	const uint32_t nbufs = f->map->meta->p.buf_num, bsz = f->map->meta->p.buf_size;
-	char *base = f->map->base + f->map->meta->buf_off;
-	uint32_t head;
+	const struct unm_region_meta *mt = f->map->meta;
+	uint32_t lim;
 
-	if (unm_unlikely(unm_tx_prologue(k, &head) < 0)) {
-		unm_ring_reinit(k, nbufs, bsz);
+	if (unm_unlikely(tx_begin(f, k, &lim) < 0))
 		return -1;
-	}
-	uint32_t i = kr->hwcur;
-	uint32_t lim = head;
-	while (lim != i && (ring->slot[unm_prv(lim, n)].flags & NS_MOREFRAG))
-		lim = unm_prv(lim, n);
-	unm_mon_copy(kr, ring, unm_map_bufs(f->map), i, lim);
-	uint32_t first = i;
+	uint32_t i = kr->hwcur, first = i;
 	unm_tpk_tx_reap(q->tpk);
 	while (i != lim) {
 		struct iovec iov[64];
-		unsigned c = 0;
-		uint32_t j = i;
-		for (;;) {
-			struct netmap_slot *s = &ring->slot[j];
-			uint64_t off = kr->offset_mask ? unm_slot_offset(kr, s) : 0;
-			if (unm_unlikely(s->buf_idx - 2 >= nbufs - 2 || s->len + off > bsz)) {
-				unm_ring_reinit(k, nbufs, bsz);
-				return -1;
-			}
-			if (c < 64)
-				iov[c++] = (struct iovec){ base + (uint64_t)s->buf_idx * bsz + off, s->len };
-			j = unm_nxt(j, n);
-			if (!(s->flags & NS_MOREFRAG) || j == lim)
-				break;
+		int c;
+		uint32_t j;
+		if (unm_unlikely(!tx_gather(f, kr, ring, i, lim, iov, &c, &j))) {
+			unm_ring_reinit(k, mt->p.buf_num, mt->p.buf_size);
+			return -1;
 		}
-		int r = unm_tpk_tx_frame(q->tpk, iov, c);
+		int r = unm_tpk_tx_frame(q->tpk, iov, (unsigned)c);
 		if (r == 0) {
 			unm_tpk_tx_flush(q->tpk);
 			unm_tpk_tx_reap(q->tpk);
-			if ((r = unm_tpk_tx_frame(q->tpk, iov, c)) == 0)
+			if ((r = unm_tpk_tx_frame(q->tpk, iov, (unsigned)c)) == 0)
 				break;	/* still full: the rest at the next sync */
 		}
 		if (r < 0)
@@ -596,10 +619,7 @@ static int tpk_txsync(struct unm_fd *f, struct unm_kref *k)
 	/* sent frames were copied out: their slots are free at once */
 	if (i != first)
 		unm_zmon_pass(f->map, kr, ring, first, i, 1);
-	uint32_t tail = unm_prv(i, n);
-	UNM_WRITE_ONCE(kr->rtail, tail);
-	kr->tx_hwtail = tail;
-	unm_store_release(&ring->tail, tail);
+	tx_end(kr, ring, i);
 	return 0;
 }
 
@@ -614,13 +634,8 @@ static int host_rxsync(struct unm_fd *f, struct unm_kref *k)
 	const uint32_t nbufs = f->map->meta->p.buf_num, bsz = f->map->meta->p.buf_size;
 	char *base = f->map->base + f->map->meta->buf_off;
 	uint32_t head;
-	int ret = 0;
+	int ret = rx_begin(f, k, &head);
 
-	if (unm_unlikely(unm_rx_prologue(k, &head) < 0)) {
-		unm_ring_reinit(k, nbufs, bsz);
-		head = kr->hwcur;
-		ret = -1;
-	}
 	if (head != kr->hwcur) {
 		fwd_to_nic(f, ring, kr->hwcur, head);
 		unm_zmon_pass(f->map, kr, ring, kr->hwcur, head, 0);
@@ -640,13 +655,7 @@ static int host_rxsync(struct unm_fd *f, struct unm_kref *k)
 		tail = unm_nxt(tail, n);
 		kr->rx_frames++;
 	}
-	if (tail != from) {
-		unm_mon_copy(kr, ring, unm_map_bufs(f->map), from, tail);
-		gettimeofday(&ring->ts, NULL);
-		UNM_WRITE_ONCE(kr->hwtail, tail);
-	}
-	UNM_WRITE_ONCE(kr->rtail, tail);
-	unm_store_release(&ring->tail, tail);
+	rx_end(f, k, from, tail, NULL);
 	return ret;
 }
 
@@ -655,35 +664,19 @@ static int host_txsync(struct unm_fd *f, struct unm_kref *k)
 	struct netmap_ring *ring = k->ring;
 	struct unm_kring *kr = k->kr;
 	struct nic_fd *nf = k->priv;
-	const uint32_t n = kr->num_slots;
-	const uint32_t nbufs = f->map->meta->p.buf_num, bsz = f->map->meta->p.buf_size;
-	char *base = f->map->base + f->map->meta->buf_off;
-	uint32_t head;
+	const struct unm_region_meta *mt = f->map->meta;
+	uint32_t lim;
 
-	if (unm_unlikely(unm_tx_prologue(k, &head) < 0)) {
-		unm_ring_reinit(k, nbufs, bsz);
+	if (unm_unlikely(tx_begin(f, k, &lim) < 0))
 		return -1;
-	}
 	uint32_t i = kr->hwcur, first = i;
-	uint32_t lim = head;
-	while (lim != i && (ring->slot[unm_prv(lim, n)].flags & NS_MOREFRAG))
-		lim = unm_prv(lim, n);
-	unm_mon_copy(kr, ring, unm_map_bufs(f->map), i, lim);
 	while (i != lim) {
 		struct iovec iov[64];
-		int c = 0;
-		uint32_t j = i;
-		for (;;) {
-			struct netmap_slot *s = &ring->slot[j];
-			if (unm_unlikely(s->buf_idx - 2 >= nbufs - 2 || s->len > bsz)) {
-				unm_ring_reinit(k, nbufs, bsz);
-				return -1;
-			}
-			if (c < 64)
-				iov[c++] = (struct iovec){ base + (uint64_t)s->buf_idx * bsz, s->len };
-			j = unm_nxt(j, n);
-			if (!(s->flags & NS_MOREFRAG) || j == lim)
-				break;
+		int c;
+		uint32_t j;
+		if (unm_unlikely(!tx_gather(f, kr, ring, i, lim, iov, &c, &j))) {
+			unm_ring_reinit(k, mt->p.buf_num, mt->p.buf_size);
+			return -1;
 		}
 		/* the stack gets it as if it came in on IF; a full TAP queue
 		 * drops it (as a NIC would) */
@@ -696,10 +689,7 @@ static int host_txsync(struct unm_fd *f, struct unm_kref *k)
 	UNM_WRITE_ONCE(kr->hwcur, i);
 	if (i != first)
 		unm_zmon_pass(f->map, kr, ring, first, i, 1);
-	uint32_t tail = unm_prv(i, n);
-	UNM_WRITE_ONCE(kr->rtail, tail);
-	kr->tx_hwtail = tail;
-	unm_store_release(&ring->tail, tail);
+	tx_end(kr, ring, i);
 	return 0;
 }
 
