@@ -333,8 +333,11 @@ struct unm_port_ops {
 	int (*fd_attach)(struct unm_fd *f);
 	void (*fd_detach)(struct unm_fd *f);
 	/* poll() cannot be woken by a producer's notification: sleep in
-	 * short steps (a NIC port's frames come from the kernel) */
+	 * short steps (a NIC port's frames come from the kernel) ... */
 	bool no_wakeup;
+	/* ... or, if this gives one, on a kernel fd that becomes readable
+	 * when these events may be ready (-1: none for them) */
+	int (*wait_fd)(struct unm_fd *f, short events);
 };
 
 struct unm_kref {

@@ -31,6 +31,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include "core/unm.h"
@@ -58,6 +60,7 @@ struct nic_q {
 
 struct nic_fd {
 	struct unm_nic_session s;
+	int epfd;			/* readable when a socket has frames */
 	uint32_t backend;
 	uint32_t nq;
 	struct nic_q *q[UNM_MAX_RINGS];
@@ -185,6 +188,8 @@ static void nic_fd_detach(struct unm_fd *f)
 		f->tx[i].priv = NULL;
 	for (uint32_t i = 0; i < UNM_MAX_RINGS; i++)
 		q_free(nf->q[i]);
+	if (nf->epfd >= 0)
+		unm_real_close(nf->epfd);
 	unm_nic_session_close(&nf->s);
 	free(nf);
 	f->priv = NULL;
@@ -200,6 +205,7 @@ static int nic_fd_attach(struct unm_fd *f)
 	if (nf == NULL)
 		return -ENOMEM;
 	nf->s.sock = nf->s.xskmap_fd = nf->s.tap_fd = -1;
+	nf->epfd = -1;
 	f->priv = nf;
 	int xmode, ret;
 	uint32_t backend;
@@ -240,6 +246,18 @@ static int nic_fd_attach(struct unm_fd *f)
 			const struct unm_region_meta *mt = f->map->meta;
 			xsk_post(nf->q[qi], k->ring, k->kr->hwtail, unm_prv(k->kr->hwcur,
 				 k->kr->num_slots), k->kr->num_slots, mt->p.buf_num, mt->p.buf_size);
+		}
+	}
+	/* poll() on the port sleeps on the RX sockets (and the TAP) */
+	nf->epfd = epoll_create1(EPOLL_CLOEXEC);
+	for (uint32_t i = 0; nf->epfd >= 0 && i < f->nrx; i++) {
+		struct unm_kref *k = &f->rx[i];
+		int fd = is_host(k, p) ? nf->s.tap_fd :
+			 kq(k)->xsk != NULL ? unm_xsk_fd(kq(k)->xsk) : unm_tpk_fd(kq(k)->tpk);
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+		if (fd >= 0 && epoll_ctl(nf->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) {
+			unm_real_close(nf->epfd);
+			nf->epfd = -1;	/* short sleeps then */
 		}
 	}
 	if (nf->mode[0] != '\0')
@@ -839,6 +857,15 @@ fail:
 	return ret;
 }
 
+static int nic_wait_fd(struct unm_fd *f, short events)
+{
+	const struct nic_fd *nf = f->priv;
+	/* TX room comes back with completions nobody announces */
+	if (nf == NULL || (events & (POLLOUT | POLLWRNORM)))
+		return -1;
+	return nf->epfd;
+}
+
 const struct unm_port_ops unm_nic_ops = {
 	.name = "nic",
 	.txsync = nic_txsync,
@@ -848,6 +875,7 @@ const struct unm_port_ops unm_nic_ops = {
 	.fd_attach = nic_fd_attach,
 	.fd_detach = nic_fd_detach,
 	.no_wakeup = true,
+	.wait_fd = nic_wait_fd,
 };
 
 /* ---- reporting ------------------------------------------------------------------------- */

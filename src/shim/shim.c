@@ -465,8 +465,8 @@ static bool netmap_arm(struct unm_fd *f, short events, bool on)
 	bool all = true;
 	if (!f->bound)
 		return true;
-	if (f->ops->no_wakeup)
-		return false;	/* nobody will notify: short sleeps */
+	if (f->ops->no_wakeup)	/* nobody notifies: a kernel fd, or short sleeps */
+		return f->ops->wait_fd != NULL && f->ops->wait_fd(f, events) >= 0;
 	if (events & (POLLOUT | POLLWRNORM)) {
 		for (uint32_t i = 0; i < f->ntx; i++) {
 			on ? unm_arm(&f->tx[i]) : unm_disarm(&f->tx[i]);
@@ -616,6 +616,11 @@ int unm_poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigs
 				sh[i].revents = 0;
 				if (nm[i] != NULL) {
 					sh[i].events = POLLIN;
+					const struct unm_port_ops *o = nm[i]->bound ? nm[i]->ops : NULL;
+					int wf = o != NULL && o->wait_fd != NULL ?
+						 o->wait_fd(nm[i], fds[i].events) : -1;
+					if (wf >= 0)
+						sh[i].fd = wf;	/* the kernel's sockets */
 					if (!sleep)
 						sh[i].fd = -1;
 				}
