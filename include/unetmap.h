@@ -153,6 +153,11 @@ struct unetmap_opt_nic {
 /** 0 and *@p out, or -1 with errno ENOENT when nothing holds @p ifname. */
 int unetmap_nic_info(const char *ifname, struct unetmap_nic_info *out);
 
+/** Interfaces that are netmap ports (NIC ports) in this runtime directory:
+ *  fills @p names (up to @p max), returns how many there are (-1/errno on
+ *  error). */
+int unetmap_nic_ports(char (*names)[16], unsigned max);
+
 #ifdef __cplusplus
 }
 #endif

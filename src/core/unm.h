@@ -211,7 +211,31 @@ struct unm_port {
 	 * and rx_obj + nrx, ring ids ntx and nrx */
 	uint32_t nhost;
 	char nic_mode[8];	/* NIC: "zc", "copy", "packet" (last binding) */
+	char nic_note[96];	/* NIC: an offload that corrupts frames, say */
+	/* A network interface attached to a switch (VALE_ATTACH of valeS:IF,
+	 * src/ports/vale_nic.c): ephemeral-kind VALE ports that stay without
+	 * registrations, served by a helper process.  All fields are kept on
+	 * the port valeS:IF; its host port valeS:IF^ only has `role` and
+	 * `peer_port`.  Written under the registry lock, read by the helper
+	 * without it. */
+	struct unm_vnic {
+		uint32_t role;		/* UNM_VNIC_* (0: an ordinary port) */
+		uint32_t peer_port;	/* IF <-> IF^ (registry index), UNM_NONE */
+		uint32_t gen;		/* this attachment's identity: its FIFO is
+					 * vnic-<port>-<gen>, held (flock) by the helper */
+		int32_t pid;		/* the helper (set by itself at start) */
+		uint32_t stop;		/* detach asks the helper to leave */
+		uint32_t poll_mode;	/* 0 sleeping, NETMAP_POLLING_MODE_* */
+		uint32_t poll_first, poll_ncpu;
+		uint32_t poll_gen;	/* bumped by every polling request */
+		uint32_t poll_ack;	/* the request the helper has applied... */
+		int32_t poll_err;	/* ...and how: 0 or -errno */
+		uint32_t nrxq, ntxq;	/* the interface's queues at attach */
+		char ifname[16];
+	} vnic;
 };
+#define UNM_VNIC_NIC	1	/* valeS:IF */
+#define UNM_VNIC_HOST	2	/* valeS:IF^ */
 
 /* A VALE switch in the registry; its data-path state is the file
  * vale-NAME (struct unm_vale_file), whose mode decides who may use it. */
@@ -516,6 +540,24 @@ static inline void unm_zmon_pass(struct unm_map *m, struct unm_kring *skr, struc
 int unm_vale_lookup_locked(const char *name, struct nmreq_register *req, bool create,
 			   bool for_register, uint32_t *port_out);
 bool unm_vale_name(const char *name);
+/* NICs on VALE (vale_nic.c).  The helper of the attachment whose port
+ * valeS:IF is `port`: started with the registry lock NOT held, returns 0
+ * once it serves the interface, else -errno with a message; *pid_out its
+ * pid. */
+int unm_vnic_start(uint32_t port, uint32_t gen, int32_t *pid_out);
+int unm_vnic_fifo_create(uint32_t port, uint32_t gen);
+void unm_vnic_fifo_remove(uint32_t port, uint32_t gen);
+bool unm_vnic_alive(uint32_t port, uint32_t gen);
+void unm_vnic_wake(uint32_t port, uint32_t gen);
+/* wait (lock NOT held) until the helper has exited, killing it after
+ * `ms` milliseconds; true if it is gone */
+bool unm_vnic_wait_exit(uint32_t port, uint32_t gen, int32_t pid, int ms);
+/* REGISTER of a NIC attached to a switch, or of its switch ports, by
+ * anyone but the attachment's helper: -EBUSY (netmap's rule) */
+int unm_vnic_owner_check_locked(uint32_t port);
+/* interface free for an attachment (no netmap user anywhere: -EBUSY), and
+ * its RX/TX queue counts */
+int unm_vnic_if_check(const char *ifname, uint32_t *nrxq, uint32_t *ntxq);
 void unm_vale_put_if_unused_locked(uint32_t port);
 int unm_vale_ctl(struct unm_fd *f, struct nmreq_header *hdr, void *body);
 void unm_vale_repair_locked(void);

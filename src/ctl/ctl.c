@@ -403,6 +403,10 @@ static int do_register(struct unm_fd *f, struct nmreq_header *hdr, struct nmreq_
 	if (ret < 0)
 		goto out;
 	struct unm_port *p = &r->ports[pidx];
+	/* NICs on VALE (vale_nic.c): an interface attached to a switch and its
+	 * switch ports belong to the attachment's helper (netmap: EBUSY) */
+	if (!mon && (ret = unm_vnic_owner_check_locked(pidx)) < 0)
+		goto out_port;
 	struct range rg;
 	if (p->hdr_len != 0 && !(req->nr_flags & NR_ACCEPT_VNET_HDR)) {
 		/* as netmap: the application must declare it handles the

@@ -32,6 +32,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <linux/ethtool.h>
+#include <linux/magic.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/epoll.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -85,6 +91,95 @@ static uint32_t pow2_at_least(uint32_t v)
 		r <<= 1;
 	return r;
 }
+
+/* ---- hygiene checks at set-up -------------------------------------------------- */
+
+static int ethtool_ioctl(const char *ifname, void *cmd)
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = cmd;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	int r = ioctl(s, SIOCETHTOOL, &ifr);
+	unm_real_close(s);
+	return r;
+}
+
+/* ifindex of a veth's peer (ethtool statistic "peer_ifindex"), 0 if unknown */
+static uint64_t veth_peer_ifindex(const char *ifname)
+{
+	/* the header and the one count that follows it */
+	union {
+		struct ethtool_sset_info hdr;
+		uint8_t raw[sizeof(struct ethtool_sset_info) + sizeof(uint32_t)];
+	} si;
+	memset(&si, 0, sizeof(si));
+	si.hdr.cmd = ETHTOOL_GSSET_INFO;
+	si.hdr.sset_mask = 1ULL << ETH_SS_STATS;
+	uint32_t n = 0;
+	if (ethtool_ioctl(ifname, &si) < 0 || si.hdr.sset_mask == 0)
+		return 0;
+	memcpy(&n, si.raw + sizeof(struct ethtool_sset_info), sizeof(n));
+	if (n == 0 || n > 4096)
+		return 0;
+	struct ethtool_gstrings *gs = calloc(1, sizeof(*gs) + (size_t)n * ETH_GSTRING_LEN);
+	struct ethtool_stats *st = calloc(1, sizeof(*st) + (size_t)n * sizeof(uint64_t));
+	uint64_t idx = 0;
+	if (gs != NULL && st != NULL) {
+		gs->cmd = ETHTOOL_GSTRINGS;
+		gs->string_set = ETH_SS_STATS;
+		gs->len = n;
+		st->cmd = ETHTOOL_GSTATS;
+		st->n_stats = n;
+		if (ethtool_ioctl(ifname, gs) == 0 && ethtool_ioctl(ifname, st) == 0)
+			for (uint32_t i = 0; i < n && i < gs->len && i < st->n_stats; i++)
+				if (strncmp((const char *)gs->data + i * ETH_GSTRING_LEN,
+					    "peer_ifindex", ETH_GSTRING_LEN) == 0)
+					idx = st->data[i];
+	}
+	free(gs);
+	free(st);
+	return idx;
+}
+
+/* An offload that corrupts the frames netmap forwards: a veth whose peer
+ * transmits with checksum offload hands over TCP/UDP frames whose checksum
+ * holds only the pseudo-header sum (the peer's stack leaves the rest to a
+ * "device" that never computes it), and the host stack drops them when
+ * they are forwarded to it.  The note names the fix; "" if none is due. */
+static void offload_note(const char *ifname, char *note, size_t len)
+{
+	struct ethtool_drvinfo di = { .cmd = ETHTOOL_GDRVINFO };
+	note[0] = '\0';
+	if (ethtool_ioctl(ifname, &di) < 0 || strcmp(di.driver, "veth") != 0)
+		return;
+	/* the peer, if it is in this namespace: veth's "peer_ifindex" statistic */
+	char peer[IF_NAMESIZE] = "";
+	unsigned idx = (unsigned)veth_peer_ifindex(ifname);
+	if (idx == 0 || if_indextoname(idx, peer) == NULL) {
+		snprintf(note, len, "veth: run ethtool -K PEER tx off, else the peer's "
+			 "TCP/UDP checksums arrive incomplete");
+		return;
+	}
+	struct ethtool_value v = { .cmd = ETHTOOL_GTXCSUM };
+	if (ethtool_ioctl(peer, &v) == 0 && v.data != 0)
+		snprintf(note, len, "peer %.15s: TCP/UDP checksums arrive "
+			 "incomplete: ethtool -K %.15s tx off", peer, peer);
+}
+
+/* AF_XDP pins the pages of the buffer pool: they must be in memory
+ * (tmpfs, hugetlbfs), not in a file of a disk filesystem */
+static bool pool_pinnable(void)
+{
+	struct statfs sf;
+	if (statfs(unm_dir(), &sf) < 0)
+		return true;	/* let the kernel say */
+	return sf.f_type == TMPFS_MAGIC || sf.f_type == HUGETLBFS_MAGIC;
+}
+
 
 __thread int unm_nic_req_mode;
 
@@ -211,6 +306,16 @@ static int nic_fd_attach(struct unm_fd *f)
 	uint32_t backend;
 	if ((ret = mode_from_env(&backend, &xmode)) < 0)
 		goto fail;
+	if (!pool_pinnable()) {
+		if (backend == UNM_NIC_XDP) {
+			unm_seterr("netmap:%s: AF_XDP needs the runtime directory %s on tmpfs or "
+				   "hugetlbfs (its buffers are pinned); use UNETMAP_DIR=/dev/shm/... "
+				   "or the packet data path", p->name, unm_dir());
+			ret = -EOPNOTSUPP;
+			goto fail;
+		}
+		backend = UNM_NIC_PACKET;	/* auto: the data path that works here */
+	}
 	bool host = false;
 	for (uint32_t i = 0; i < f->ntx + f->nrx; i++)
 		host |= is_host(&f->tx[i], p);
@@ -262,6 +367,7 @@ static int nic_fd_attach(struct unm_fd *f)
 	}
 	if (nf->mode[0] != '\0')
 		snprintf(r->ports[f->tx[0].kr->port].nic_mode, sizeof(p->nic_mode), "%.7s", nf->mode);
+	offload_note(p->name, r->ports[f->tx[0].kr->port].nic_note, sizeof(p->nic_note));
 	return 0;
 fail:
 	nic_fd_detach(f);
@@ -906,7 +1012,30 @@ int unetmap_nic_info(const char *ifname, struct unetmap_nic_info *out)
 		struct unm_port *p = unm_port_find_locked(ifname);
 		if (p != NULL && p->kind == UNM_PORT_NIC && p->nic_mode[0] != '\0')
 			snprintf(out->mode, sizeof(out->mode), "%.7s", p->nic_mode);
+		if (p != NULL && p->kind == UNM_PORT_NIC && p->nic_note[0] != '\0')
+			snprintf(out->note, sizeof(out->note), "%.95s", p->nic_note);
 		unm_unlock();
 	}
 	return 0;
+}
+
+int unetmap_nic_ports(char (*names)[16], unsigned max)
+{
+	int ret = unm_lock();
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	struct unm_registry *r = unm_registry();
+	unsigned n = 0;
+	for (uint32_t i = 0; i < r->port_hwm; i++) {
+		const struct unm_port *p = &r->ports[i];
+		if (p->kind != UNM_PORT_NIC)
+			continue;
+		if (n < max && names != NULL)
+			snprintf(names[n], sizeof(names[n]), "%.15s", p->name);
+		n++;
+	}
+	unm_unlock();
+	return (int)n;
 }

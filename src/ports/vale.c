@@ -1518,7 +1518,7 @@ static void port_free(uint32_t idx)
 static void vale_destroy(uint32_t idx)
 {
 	struct unm_port *p = &unm_registry()->ports[idx];
-	if (p->kind == UNM_PORT_VALE && p->refs == 0 && p->children == 0)
+	if (p->kind == UNM_PORT_VALE && p->refs == 0 && p->children == 0 && p->vnic.role == 0)
 		port_free(idx);
 }
 
@@ -1584,6 +1584,325 @@ int unm_vale_lookup_locked(const char *name, struct nmreq_register *req, bool cr
 	}
 	r->ports[idx].ready = 1;	/* commit */
 	*port_out = idx;
+	return 0;
+}
+
+/* ---- network interfaces attached to a switch (helper: vale_nic.c) ----------------- */
+
+/* The NIC requests wait for the helper without the registry lock and take
+ * it again; if that fails, unm_vale_ctl() must not unlock. */
+static __thread bool relock_failed;
+
+static int relock(void)
+{
+	int ret = unm_lock();
+	relock_failed = ret < 0;
+	return ret;
+}
+
+/* the attachment (port valeS:IF) of interface `ifname`, on any switch */
+static struct unm_port *vnic_find(const char *ifname)
+{
+	struct unm_registry *r = unm_registry();
+	for (uint32_t i = 0; i < r->port_hwm; i++) {
+		struct unm_port *p = &r->ports[i];
+		if (p->kind == UNM_PORT_VALE && p->vnic.role == UNM_VNIC_NIC &&
+		    strcmp(p->vnic.ifname, ifname) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/* is port idx still attachment `gen`? */
+static bool vnic_is(uint32_t idx, uint32_t gen)
+{
+	const struct unm_port *p = &unm_registry()->ports[idx];
+	return p->kind == UNM_PORT_VALE && p->vnic.role == UNM_VNIC_NIC && p->vnic.gen == gen;
+}
+
+/* End attachment idx (its helper is gone): its ports leave the switch and
+ * are freed, or become ordinary ports freed with their last registration. */
+static void vnic_remove(uint32_t idx)
+{
+	struct unm_registry *r = unm_registry();
+	struct unm_port *p = &r->ports[idx];
+	uint32_t ports[2] = { idx, p->vnic.peer_port };
+	uint32_t gen = p->vnic.gen;
+	for (int i = 0; i < 2; i++) {
+		uint32_t x = ports[i];
+		if (x >= UNM_MAX_PORTS)
+			continue;
+		struct unm_port *q = &r->ports[x];
+		if (q->kind != UNM_PORT_VALE || q->vnic.role == 0 || q->vnic.gen != gen)
+			continue;
+		memset(&q->vnic, 0, sizeof(q->vnic));
+		if (q->refs == 0 && q->children == 0) {
+			port_free(x);
+			continue;
+		}
+		for (int a = 1; a >= 0; a--)
+			if (q->sw[a] != UNM_NOSW)
+				sw_leave(x, a);
+	}
+	unm_vnic_fifo_remove(idx, gen);
+}
+
+/* VALE_ATTACH of interface `ifn` to switch `sw` (name valeS:IF). */
+static int nic_attach(struct nmreq_header *hdr, struct nmreq_vale_attach *b, const char *sw,
+		      const char *ifn)
+{
+	struct unm_registry *r = unm_registry();
+	uint32_t mode = b->reg.nr_mode;
+	int ret;
+	if ((mode != NR_REG_ALL_NIC && mode != NR_REG_NIC_SW) ||
+	    (b->reg.nr_ringid & NETMAP_RING_MASK) != 0) {
+		unm_seterr("%s: a network interface is attached in mode ALL_NIC or NIC_SW, "
+			   "ring 0", hdr->nr_name);
+		return -EINVAL;
+	}
+	bool host = mode == NR_REG_NIC_SW;
+	if (b->reg.nr_mem_id != 0 && (ret = unm_mem_get_locked(b->reg.nr_mem_id)) < 0)
+		return ret;
+	int swi = sw_find(sw);
+	if (swi >= 0 && (ret = sw_access((uint32_t)swi)) < 0)
+		return ret;
+	if (swi >= 0 && member_find((uint32_t)swi, hdr->nr_name) >= 0) {
+		unm_seterr("%s is already attached to %s", ifn, sw);
+		return -EBUSY;
+	}
+	struct unm_port *old = vnic_find(ifn);
+	if (old != NULL) {
+		unm_seterr("%s is already attached to a switch (%s)", ifn, old->name);
+		return -EBUSY;
+	}
+	struct unm_port *np = unm_port_find_locked(ifn);
+	if (np != NULL && np->kind == UNM_PORT_NIC && np->refs > 0) {
+		unm_seterr("%s is open as netmap:%s", ifn, ifn);
+		return -EBUSY;
+	}
+	uint32_t nrxq, ntxq;
+	if ((ret = unm_vnic_if_check(ifn, &nrxq, &ntxq)) < 0)
+		return ret;
+	uint32_t need = host ? 2 : 1;
+	if (swi >= 0 && r->vale[swi].nactive + need > UNM_VALE_MAXPORTS) {
+		unm_seterr("switch %s is full (%d ports)", sw, UNM_VALE_MAXPORTS);
+		return -ENOMEM;
+	}
+	uint32_t s = (uint32_t)swi;
+	if (swi < 0 && (ret = sw_create(sw, &s)) < 0)
+		return ret;
+	/* valeS:IF: a TX ring per NIC RX queue, an RX ring per NIC TX queue
+	 * (at most 16 each: NIC RX ring k enters on TX ring k mod 16) */
+	uint32_t nvt = nrxq < UNM_VALE_MAXRINGS ? nrxq : UNM_VALE_MAXRINGS;
+	uint32_t nvr = ntxq < UNM_VALE_MAXRINGS ? ntxq : UNM_VALE_MAXRINGS;
+	uint32_t idx, hidx = UNM_NONE;
+	char hname[UNM_NAME_MAX + 1];
+	snprintf(hname, sizeof(hname), "%.*s^", UNM_NAME_MAX - 2, hdr->nr_name);
+	ret = port_new(hdr->nr_name, UNM_PORT_VALE, b->reg.nr_mem_id, sw_mode(s), nvt, nvr,
+		       b->reg.nr_tx_slots, b->reg.nr_rx_slots, &idx);
+	if (ret == 0 && (ret = sw_join(s, idx, 0)) < 0)
+		port_free(idx);
+	if (ret == 0 && host) {
+		ret = port_new(hname, UNM_PORT_VALE, b->reg.nr_mem_id, sw_mode(s), 1, 1,
+			       b->reg.nr_tx_slots, b->reg.nr_rx_slots, &hidx);
+		if (ret == 0 && (ret = sw_join(s, hidx, 0)) < 0)
+			port_free(hidx);
+		if (ret < 0)
+			port_free(idx);
+	}
+	if (ret < 0) {
+		sw_remove_if_empty(s);
+		return ret;
+	}
+	struct unm_port *p = &r->ports[idx];
+	uint32_t gen = ++r->gen;
+	memset(&p->vnic, 0, sizeof(p->vnic));
+	p->vnic.role = UNM_VNIC_NIC;
+	p->vnic.peer_port = hidx;
+	p->vnic.gen = gen;
+	p->vnic.nrxq = nrxq;
+	p->vnic.ntxq = ntxq;
+	snprintf(p->vnic.ifname, sizeof(p->vnic.ifname), "%s", ifn);
+	if (host) {
+		struct unm_port *hp = &r->ports[hidx];
+		memset(&hp->vnic, 0, sizeof(hp->vnic));
+		hp->vnic.role = UNM_VNIC_HOST;
+		hp->vnic.peer_port = idx;
+		hp->vnic.gen = gen;
+		hp->ready = 1;
+	}
+	p->ready = 1;	/* commit */
+	b->port_index = p->swport[0];
+	if ((ret = unm_vnic_fifo_create(idx, gen)) < 0) {
+		vnic_remove(idx);
+		return ret;
+	}
+	/* the helper opens the ports and the interface through the netmap
+	 * API: without the registry lock */
+	unm_unlock();
+	int32_t pid;
+	int hret = unm_vnic_start(idx, gen, &pid);
+	char msg[256];
+	snprintf(msg, sizeof(msg), "%s", unetmap_last_error());
+	if ((ret = relock()) < 0)
+		return ret;
+	if (hret < 0) {
+		unm_gc_locked(true);	/* the helper's registrations, if it died */
+		if (vnic_is(idx, gen))
+			vnic_remove(idx);
+		unm_seterr("%.64s: %.180s", hdr->nr_name, msg);
+		return hret;
+	}
+	if (!vnic_is(idx, gen)) {
+		unm_seterr("%s was detached while being attached", hdr->nr_name);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* VALE_DETACH of attachment idx: its helper leaves (or is killed), then
+ * the ports go. */
+static int nic_detach(struct nmreq_vale_detach *b, uint32_t idx)
+{
+	struct unm_registry *r = unm_registry();
+	struct unm_port *p = &r->ports[idx];
+	if (p->vnic.poll_mode != 0) {
+		unm_seterr("%s polls: stop it first (VALE_POLLING_DISABLE, vale-ctl -P)", p->name);
+		return -EBUSY;
+	}
+	b->port_index = p->swport[0];
+	uint32_t gen = p->vnic.gen;
+	int32_t pid = p->vnic.pid;
+	unm_store_release(&p->vnic.stop, 1);
+	unm_unlock();
+	unm_vnic_wait_exit(idx, gen, pid, 3000);
+	int ret = relock();
+	if (ret < 0)
+		return ret;
+	if (!vnic_is(idx, gen)) {
+		unm_seterr("%s was detached meanwhile", r->ports[idx].name);
+		return -ENXIO;
+	}
+	/* a killed helper's registrations go now (the ports must be unused
+	 * to be freed at once; otherwise with their last registration) */
+	unm_gc_locked(true);
+	vnic_remove(idx);
+	return 0;
+}
+
+/* NETMAP's polling placement (§2.3) for attachment p */
+static int poll_check(const struct unm_port *p, const struct nmreq_vale_polling *b)
+{
+	long online = sysconf(_SC_NPROCESSORS_ONLN), conf = sysconf(_SC_NPROCESSORS_CONF);
+	uint32_t first = b->nr_first_cpu_id, n = b->nr_num_polling_cpus;
+	if (online < 1)
+		online = 1;
+	if (conf < online)
+		conf = online;
+	if (n == 0) {
+		unm_seterr("%s: nr_num_polling_cpus must be > 0", p->name);
+		return -EINVAL;
+	}
+	if (n >= (uint32_t)online) {
+		unm_seterr("%s: cannot use all the %ld CPUs for polling", p->name, online);
+		return -EINVAL;
+	}
+	if (b->nr_mode == NETMAP_POLLING_MODE_MULTI_CPU) {
+		/* ring c polled by CPU c */
+		if ((uint64_t)first + n > p->vnic.nrxq) {
+			unm_seterr("%s: rings %u-%u not in range (%u rings)", p->name, first,
+				   first + n - 1, p->vnic.nrxq);
+			return -EINVAL;
+		}
+		if ((uint64_t)first + n > (uint64_t)conf) {
+			unm_seterr("%s: CPUs %u-%u do not exist (%ld CPUs)", p->name, first,
+				   first + n - 1, conf);
+			return -EINVAL;
+		}
+		if (n > p->ntx) {
+			unm_seterr("%s: %u rings would share the switch's %u TX rings", p->name,
+				   n, p->ntx);
+			return -EINVAL;
+		}
+	} else if (b->nr_mode == NETMAP_POLLING_MODE_SINGLE_CPU) {
+		if (n != 1) {
+			unm_seterr("%s: nr_num_polling_cpus must be 1 with "
+				   "NETMAP_POLLING_MODE_SINGLE_CPU (was %u)", p->name, n);
+			return -EINVAL;
+		}
+		if (first >= (uint64_t)conf) {
+			unm_seterr("%s: CPU %u does not exist (%ld CPUs)", p->name, first, conf);
+			return -EINVAL;
+		}
+	} else {
+		unm_seterr("%s: invalid polling mode %u", p->name, b->nr_mode);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* VALE_POLLING_ENABLE / DISABLE of attachment idx: the helper applies it
+ * (busy polling pinned as asked, or sleeping again) and says how it went. */
+static int nic_polling(struct nmreq_header *hdr, struct nmreq_vale_polling *b, uint32_t idx)
+{
+	struct unm_registry *r = unm_registry();
+	struct unm_port *p = &r->ports[idx];
+	bool on = hdr->nr_reqtype == NETMAP_REQ_VALE_POLLING_ENABLE;
+	int ret;
+	if (on && p->vnic.poll_mode != 0) {
+		unm_seterr("%s polls already", hdr->nr_name);
+		return -EFAULT;
+	}
+	if (!on && p->vnic.poll_mode == 0) {
+		unm_seterr("%s does not poll", hdr->nr_name);
+		return -EFAULT;
+	}
+	if (on && (ret = poll_check(p, b)) < 0)
+		return ret;
+	uint32_t gen = p->vnic.gen;
+	bool alive = unm_vnic_alive(idx, gen);
+	if (on && !alive) {
+		unm_seterr("%s: its helper process is gone (detach and attach again)",
+			   hdr->nr_name);
+		return -EIO;
+	}
+	p->vnic.poll_mode = on ? b->nr_mode : 0;
+	p->vnic.poll_first = on ? b->nr_first_cpu_id : 0;
+	p->vnic.poll_ncpu = on ? b->nr_num_polling_cpus : 0;
+	uint32_t want = p->vnic.poll_gen + 1;
+	unm_store_release(&p->vnic.poll_gen, want);
+	if (!alive)
+		return 0;	/* nothing polls any more */
+	unm_unlock();
+	unm_vnic_wake(idx, gen);
+	int64_t end = unm_now_ns() + 3000000000LL;
+	bool acked = false;
+	while (unm_now_ns() < end) {
+		if (!vnic_is(idx, gen) || unm_load_acquire(&p->vnic.poll_ack) == want) {
+			acked = true;
+			break;
+		}
+		if (!unm_vnic_alive(idx, gen))
+			break;
+		usleep(1000);
+	}
+	if ((ret = relock()) < 0)
+		return ret;
+	if (!vnic_is(idx, gen)) {
+		unm_seterr("%s was detached meanwhile", hdr->nr_name);
+		return -ENXIO;
+	}
+	int err = acked && p->vnic.poll_ack == want ? p->vnic.poll_err : -EIO;
+	if (err < 0 && on) {
+		/* the helper sleeps again (or is gone): so does the state */
+		p->vnic.poll_mode = 0;
+		if (acked)
+			unm_seterr("%s: the helper could not poll as asked: %s", hdr->nr_name,
+				   strerror(-err));
+		else
+			unm_seterr("%s: the helper did not take the request", hdr->nr_name);
+		return err;
+	}
 	return 0;
 }
 
@@ -1663,10 +1982,8 @@ static int do_attach(struct nmreq_header *hdr, struct nmreq_vale_attach *b)
 		return ret;
 	struct unm_port *p = persist_find(pn);
 	if (p == NULL) {
-		if (if_nametoindex(pn) != 0) {
-			unm_seterr("attaching a network interface (%s) is not supported yet", pn);
-			return -EOPNOTSUPP;
-		}
+		if (if_nametoindex(pn) != 0)
+			return nic_attach(hdr, b, sw, pn);
 		unm_seterr("no interface %s", pn);
 		return -EINVAL;
 	}
@@ -1719,6 +2036,8 @@ static int do_detach(struct nmreq_header *hdr, struct nmreq_vale_detach *b)
 	if (a < 0) {
 		uint32_t eidx;
 		if (unm_vale_lookup_locked(hdr->nr_name, NULL, false, false, &eidx) == 0) {
+			if (r->ports[eidx].vnic.role == UNM_VNIC_NIC)
+				return nic_detach(b, eidx);
 			unm_seterr("%s was not attached with VALE_ATTACH", hdr->nr_name);
 			return -EINVAL;
 		}
@@ -1793,7 +2112,7 @@ static int do_hdr_set(struct nmreq_header *hdr, struct nmreq_port_hdr *b)
 	return 0;
 }
 
-static int do_polling(struct nmreq_header *hdr)
+static int do_polling(struct nmreq_header *hdr, struct nmreq_vale_polling *b)
 {
 	uint32_t idx;
 	if (!unm_vale_name(hdr->nr_name)) {
@@ -1803,9 +2122,12 @@ static int do_polling(struct nmreq_header *hdr)
 	int ret = unm_vale_lookup_locked(hdr->nr_name, NULL, false, false, &idx);
 	if (ret < 0)
 		return ret;
-	unm_seterr("%s is not a network interface attached to a switch: polling threads "
-		   "drive NICs only", hdr->nr_name);
-	return -EOPNOTSUPP;
+	if (unm_registry()->ports[idx].vnic.role != UNM_VNIC_NIC) {
+		unm_seterr("%s is not a network interface attached to a switch: polling "
+			   "threads drive NICs only", hdr->nr_name);
+		return -EOPNOTSUPP;
+	}
+	return nic_polling(hdr, b, idx);
 }
 
 int unm_vale_ctl(struct unm_fd *f, struct nmreq_header *hdr, void *body)
@@ -1836,12 +2158,14 @@ int unm_vale_ctl(struct unm_fd *f, struct nmreq_header *hdr, void *body)
 		break;
 	case NETMAP_REQ_VALE_POLLING_ENABLE:
 	case NETMAP_REQ_VALE_POLLING_DISABLE:
-		ret = do_polling(hdr);
+		ret = do_polling(hdr, body);
 		break;
 	default:
 		ret = -EINVAL;
 	}
-	unm_unlock();
+	if (!relock_failed)
+		unm_unlock();
+	relock_failed = false;
 	return ret;
 }
 

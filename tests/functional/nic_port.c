@@ -13,9 +13,12 @@
  * demanding zero copy on veth fails with a clear message; the port option
  * @xdp:mode=packet overrides UNETMAP_NIC_MODE, a bad mode is EINVAL and the
  * option on a pipe EOPNOTSUPP; unetmap_nic_info() reports the data path;
+ * a veth peer with checksum offload on is reported with the fix;
  * a holder that drops every capability after the open still receives
  * and sends (the data path needs none). */
 #include <signal.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <sys/wait.h>
 #include "kobjtest.h"
 #include "nmtest.h"
@@ -373,6 +376,39 @@ static void multislot(const char *mode)
 	REQUIRE(t_sh("ip link set va mtu 1500 && ip link set vb mtu 1500") == 0, "mtu 1500");
 }
 
+static int txcsum(const char *ifname, int set)
+{
+	struct ethtool_value v = { .cmd = set < 0 ? ETHTOOL_GTXCSUM : ETHTOOL_STXCSUM,
+				   .data = set > 0 };
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&v;
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	int r = s >= 0 ? ioctl(s, SIOCETHTOOL, &ifr) : -1;
+	if (s >= 0)
+		close(s);
+	return r < 0 ? -1 : (int)v.data;
+}
+
+/* offload hygiene: a veth peer with checksum offload on is reported (its
+ * TCP/UDP frames carry incomplete checksums), and not once it is off */
+static void offload_report(void)
+{
+	REQUIRE(txcsum("vb", 1) >= 0 && txcsum("vb", -1) == 1, "ethtool: vb tx on");
+	struct nmport_d *d = t_open("netmap:va");
+	struct unetmap_nic_info ni;
+	CHECK(unetmap_nic_info("va", &ni) == 0 && strstr(ni.note, "ethtool -K vb tx off") != NULL,
+	      "peer vb with tx checksum offload: note \"%s\", want the fix named", ni.note);
+	nmport_close(d);
+	REQUIRE(txcsum("vb", 0) >= 0 && txcsum("vb", -1) == 0, "ethtool: vb tx off");
+	d = t_open("netmap:va");
+	CHECK(unetmap_nic_info("va", &ni) == 0 && ni.note[0] == '\0',
+	      "peer vb without checksum offload: note \"%s\", want none", ni.note);
+	nmport_close(d);
+	txcsum("vb", 1);
+}
+
 /* after set-up the data path needs no capability: a child opens
  * netmap:va as root, drops every capability, then receives and sends */
 static void no_caps(const char *mode)
@@ -447,6 +483,7 @@ int main(void)
 		multislot(modes[m]);
 		host_rings(modes[m]);
 	}
+	offload_report();
 	/* the port option overrides the environment */
 	setenv("UNETMAP_NIC_MODE", "copy", 1);
 	struct nmport_d *po = t_open("netmap:va@xdp:mode=packet");

@@ -2,7 +2,8 @@
 # Description: vale-ctl drives the VALE switch like netmap's tool: every
 # option (-n -r -a -h -d -l -g -p -P -C -m -v and the plain listing) with
 # its output and exit status (create twice EEXIST, attach twice EBUSY,
-# detach order, destroy while attached EBUSY, listing exits 1); the unetmap
+# detach order, destroy while attached EBUSY, listing exits 1); as root, a
+# veth attached with -h (listing with the host port, -p/-P, -d); the unetmap
 # options -s (counters after pkt-gen traffic), -t (the sender's MAC was
 # learned), -L (lookup object load/reset); unetmap-stat prints the ports'
 # rates.
@@ -118,13 +119,8 @@ vc 0 -g vale3:x
 out_has "^vale3:x: memsize [0-9]+ tx_slots [0-9]+ rx_slots [0-9]+ tx_rings 1 rx_rings 1 mem_id [0-9]+$"
 vc 1 -l vale3:x			# gone again with its switch
 
-# ---- what is not a persistent port: NICs not supported yet, bad names
-if [ -e /sys/class/net/lo ]; then
-	vc 1 -a vale0:lo
-	err_has "not supported yet"
-	vc 1 -h vale0:lo
-	err_has "not supported yet"
-fi
+# ---- what is not a port: unknown interfaces, bad names (attaching a real
+# interface is done below, in a network namespace of its own)
 vc 1 -a vale0:nosuchif0
 vc 1 -a notvale:a
 vc 1 -d vale0:nosuchport
@@ -235,6 +231,42 @@ vc 1 -L vale0:/etc/hostname
 err_has "cannot be loaded"
 vc 1 -L vale0:/nonexistent/x.so
 vc 1 -L :/x.so
+
+# ---- a network interface (root: a veth pair in a private network namespace;
+# the helper of the attachment lives until -d, and is killed on failure)
+# (the runtime directory on tmpfs: AF_XDP cannot pin pages of files elsewhere)
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v ip >/dev/null; then
+	nicdir=$(mktemp -d /dev/shm/vale-ctl-nic.XXXXXX)
+	UNETMAP_DIR=$nicdir timeout 60 unshare -n bash -c '
+		vc=$1
+		fail() { echo "FAIL: $*"; exit 1; }
+		# (a helper left by a failure leaves by itself once its
+		# runtime directory is removed)
+		cleanup() { "$vc" -P vale5:vt0 2>/dev/null; "$vc" -d vale5:vt0 2>/dev/null; true; }
+		trap cleanup EXIT
+		ip link add vt0 type veth peer name vt1 && ip link set vt0 up &&
+			ip link set vt1 up || fail "veth"
+		"$vc" -h vale5:vt0 || fail "-h vale5:vt0"
+		out=$("$vc")
+		grep -q "^vale5:vt0 bridge_idx [0-9]* port_idx [0-9]*$" <<<"$out" || fail "listing: $out"
+		grep -q "^vale5:vt0^ bridge_idx" <<<"$out" || fail "no host port: $out"
+		"$vc" -a vale5:vt0 2>/dev/null && fail "attached twice"
+		"$vc" -a vale6:vt0 2>/dev/null && fail "attached to a second switch"
+		"$vc" -s vale5 | grep -q "^vale5:vt0 " || fail "-s lacks vale5:vt0"
+		"$vc" -p vale5:vt0 -C 0,0,1 || fail "-p"
+		"$vc" -p vale5:vt0 -C 0,0,1 2>/dev/null && fail "-p twice"
+		"$vc" -d vale5:vt0 2>/dev/null && fail "-d while polling"
+		"$vc" -P vale5:vt0 || fail "-P"
+		"$vc" -P vale5:vt0 2>/dev/null && fail "-P twice"
+		"$vc" -d vale5:vt0 || fail "-d"
+		"$vc" -d vale5:vt0 2>/dev/null && fail "-d twice"
+		out=$("$vc")
+		[ -z "$out" ] || fail "listing after -d: $out"
+		exit 0' vale-ctl-nic "$vc" >"$tmp/nic.out" 2>&1
+	rc=$?
+	rm -rf "$nicdir"
+	[ $rc -eq 0 ] || fail "NIC attach: $(cat "$tmp/nic.out")"
+fi
 
 # ---- tear down: b's reader exits, then everything is destroyed
 kill "${bg[0]}" 2>/dev/null; wait "${bg[0]}" 2>/dev/null

@@ -135,6 +135,24 @@ static void print_port(const pstats *p, const pstats *q, double dt)
 	       r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
 }
 
+/* NIC ports: which data path each got */
+static void print_nics(void)
+{
+	char names[64][16];
+	int n = unetmap_nic_ports(names, 64);
+	for (int i = 0; i < n && i < 64; i++) {
+		struct unetmap_nic_info ni;
+		if (unetmap_nic_info(names[i], &ni) < 0) {
+			printf("netmap:%s: not held (%s)\n", names[i], strerror(errno));
+			continue;
+		}
+		printf("netmap:%s: %s data path (%s mode), %u/%u RX/TX queues, %u user%s%s%s%s%s\n",
+		       ni.ifname, ni.backend, ni.mode, ni.nrxq, ni.ntxq, ni.users,
+		       ni.users == 1 ? "" : "s", ni.tap[0] ? ", host rings on " : "", ni.tap,
+		       ni.note[0] ? "; " : "", ni.note);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	double interval = 1.0;
@@ -282,6 +300,7 @@ int main(int argc, char **argv)
 					print_port(&s[i].ports[k],
 						   find_prev(p, &s[i].ports[k]), dt);
 			}
+			print_nics();
 			if (!clear)
 				putchar('\n');
 			fflush(stdout);

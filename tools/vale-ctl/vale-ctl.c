@@ -9,11 +9,15 @@
  *   -l valeS:P       switch and port index of one port        (VALE_LIST)
  *   -g PORT          port configuration                       (PORT_INFO_GET)
  *   -a valeS:IF      attach IF (persistent port or NIC)      (VALE_ATTACH)
- *   -h valeS:IF      attach IF with its host rings            (VALE_ATTACH)
+ *   -h valeS:IF      attach NIC IF and its host stack         (VALE_ATTACH)
  *   -d valeS:IF      detach IF                                (VALE_DETACH)
  *   -n NAME          create a persistent VALE port            (VALE_NEWIF)
  *   -r NAME          destroy a persistent VALE port           (VALE_DELIF)
  *   -p / -P valeS:IF start / stop polling on an attached NIC  (VALE_POLLING_*)
+ *
+ * A NIC attached to a switch is served by a helper process of the library
+ * ("unetmap-vale") that the attach starts and the detach stops; vale-ctl
+ * itself exits at once.
  *
  * unetmap extensions (through <unetmap.h>): -s counters, -t MAC table,
  * -L lookup object.  Exit status 0 on success, 1 on failure; the plain
@@ -61,13 +65,14 @@ static void usage(FILE *f)
 	    "  (none)            list the ports of every switch\n"
 	    "  -l valeS:PORT     print the switch and port index of a port\n"
 	    "  -g PORT           print a port's memory size, slots, rings and mem_id\n"
-	    "  -a valeS:IF       attach IF (a persistent VALE port) to switch valeS\n"
-	    "  -h valeS:IF       attach IF together with its host rings (valeS:IF^)\n"
+	    "  -a valeS:IF       attach IF (a network interface or a persistent VALE\n"
+	    "                    port) to switch valeS\n"
+	    "  -h valeS:IF       attach interface IF and its host stack (port valeS:IF^)\n"
 	    "  -d valeS:IF       detach IF from switch valeS\n"
 	    "  -n NAME           create the persistent VALE port NAME\n"
 	    "  -r NAME           destroy the persistent VALE port NAME\n"
-	    "  -p valeS:IF       start polling threads on a NIC attached to valeS\n"
-	    "  -P valeS:IF       stop them\n"
+	    "  -p valeS:IF       busy-poll an interface attached to valeS (-C: CPUs)\n"
+	    "  -P valeS:IF       stop polling (back to sleeping until frames come)\n"
 	    "modifiers:\n"
 	    "  -C x[,y[,z[,w]]]  with -n/-a/-h: tx_slots[,rx_slots[,rings[,rx_rings]]]\n"
 	    "                    (one number sets both slot counts, the third both\n"
@@ -228,24 +233,21 @@ static const char *port_part(const char *name)
 }
 
 /* perror-like report of a failed request, with unetmap's diagnostic (if
- * the library left one) and a word on what is not implemented yet */
+ * the library left one) and a hint for the errors netmap gives no words */
 static void report(const char *what, const char *name, int err)
 {
 	fprintf(stderr, "%s: %s %s: %s\n", prog, what, name, strerror(err));
 	const char *why = unetmap_last_error();
 	if (why != NULL && why[0] != '\0')
 		fprintf(stderr, "%s: (%s)\n", prog, why);
-	if (err != EOPNOTSUPP)
-		return;
-	if (strcmp(what, "attach") == 0)
-		fprintf(stderr, "%s: %s is not a persistent VALE port: attaching a "
-			"NIC (an OS interface) to a switch is not supported yet\n",
-			prog, port_part(name));
-	else if (strcmp(what, "polling on") == 0 || strcmp(what, "polling off") == 0)
-		fprintf(stderr, "%s: polling threads serve NICs attached to a switch, "
-			"which are not supported yet\n", prog);
-	else
-		fprintf(stderr, "%s: not supported yet\n", prog);
+	if (err == EOPNOTSUPP &&
+	    (strcmp(what, "polling on") == 0 || strcmp(what, "polling off") == 0))
+		fprintf(stderr, "%s: polling serves network interfaces attached to a "
+			"switch, not VALE ports\n", prog);
+	else if (err == EFAULT && strcmp(what, "polling on") == 0)
+		fprintf(stderr, "%s: %s polls already\n", prog, port_part(name));
+	else if (err == EFAULT && strcmp(what, "polling off") == 0)
+		fprintf(stderr, "%s: %s does not poll\n", prog, port_part(name));
 }
 
 static int do_list_all(void)
@@ -350,9 +352,15 @@ static int do_attach(const char *name, int host, const struct ring_conf *rc,
 		report("attach", name, err);
 		return 1;
 	}
-	if (verbose)
+	if (verbose) {
 		printf("%s: attached%s, port_idx %" PRIu32 "\n", name,
 		       host ? " with host rings" : "", req.port_index);
+		/* a network interface: the data path its helper got */
+		struct unetmap_nic_info ni;
+		if (unetmap_nic_info(port_part(name), &ni) == 0)
+			printf("%s: data path %s (%s mode)%s%s\n", port_part(name), ni.backend,
+			       ni.mode, ni.note[0] ? "; " : "", ni.note);
+	}
 	return 0;
 }
 
