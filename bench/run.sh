@@ -587,10 +587,12 @@ run_vale_uni() {
 	rx=$!
 	PIDS+=("$rx")
 	wait_line "$rxlog" 'Ready' 50 "$rx" || log "bench: round $r: $series: rx not ready after 5 s"
-	# MON=r|z: a monitor of b's RX ring (copy or zero-copy), read by a third pkt-gen
+	# MON=r|z: a monitor of b's RX ring (copy or zero-copy), read by a third pkt-gen;
+	# MONNICE: its nice value (a capture tool running beside the pair on 2 cores)
 	local mon='' monlog=$OUT/logs/$series-mon.$r.log
 	if [ -n "${MON:-}" ]; then
-		UNETMAP_DIR=$ROUND_DIR "${cmd[@]}" -i "$sw:b/$MON" -f rx >"$monlog" 2>&1 &
+		UNETMAP_DIR=$ROUND_DIR nice -n "${MONNICE:-0}" "${cmd[@]}" -i "$sw:b/$MON" -f rx \
+			>"$monlog" 2>&1 &
 		mon=$!
 		PIDS+=("$mon")
 		wait_line "$monlog" 'Ready' 50 "$mon" ||
@@ -1143,6 +1145,10 @@ for r in $(seq 1 "$RUNS_TO_DO"); do
 		# the unicast row with a monitor of b's RX ring, read by a third process
 		MON=r run_vale_uni "$r" vale_uni_copymon vale5 0 "$PKTGEN"
 		MON=z run_vale_uni "$r" vale_uni_zmon vale6 0 "$PKTGEN"
+		# the same with the monitor's reader at nice 19: what the monitored
+		# path costs the pair when the reader does not take their CPU time
+		MONNICE=19 MON=r run_vale_uni "$r" vale_uni_copymon_n19 vale5 0 "$PKTGEN"
+		MONNICE=19 MON=z run_vale_uni "$r" vale_uni_zmon_n19 vale6 0 "$PKTGEN"
 		run_vale_bcast "$r"
 		for n in $VALE_N; do
 			run_vale_uni "$r" "vale_n$n" "vale$n" $((n - 2)) "$PKTGEN"
@@ -1221,6 +1227,8 @@ ratio() { # a b
 	row "same, libc-only pkt-gen under unetmap-run" vale_uni_preload Mpps "$SKIP_VALE_PRELOAD"
 	row "VALE unicast + copy monitor b/r (3rd process reads)" vale_uni_copymon Mpps "$SKIP_VALE"
 	row "VALE unicast + zero-copy monitor b/z (3rd reads)" vale_uni_zmon Mpps "$SKIP_VALE"
+	row "same, copy monitor read at nice 19" vale_uni_copymon_n19 Mpps "$SKIP_VALE"
+	row "same, zero-copy monitor read at nice 19" vale_uni_zmon_n19 Mpps "$SKIP_VALE"
 	row "VALE broadcast 1->3 ports, per receiver" vale_bcast_rx Mpps "$SKIP_VALE"
 	row "VALE broadcast 1->3 ports, sum of 3 receivers" vale_bcast_agg Mpps "$SKIP_VALE"
 	row "DPDK memif, testpmd txonly->rxonly (2 procs)" memif Mpps "$SKIP_MEMIF"
@@ -1235,6 +1243,8 @@ ratio() { # a b
 	echo "ratio of medians  VALE under unetmap-run / linked: $(ratio vale_uni_preload vale_uni) (target >= 0.9)"
 	echo "ratio of medians  VALE with copy monitor / without: $(ratio vale_uni_copymon vale_uni) (target >= 0.7)"
 	echo "ratio of medians  VALE with zero-copy monitor / without: $(ratio vale_uni_zmon vale_uni) (target >= 0.7)"
+	echo "ratio of medians  VALE with copy monitor (reader at nice 19) / without: $(ratio vale_uni_copymon_n19 vale_uni)"
+	echo "ratio of medians  VALE with zero-copy monitor (reader at nice 19) / without: $(ratio vale_uni_zmon_n19 vale_uni)"
 	echo "ratio of medians  pipe under unetmap-run / linked: $(ratio unetmap_pipe_preload unetmap_pipe) (target >= 0.9)"
 	printf '%-52s %10s %10s %10s\n' "VALE unicast a->b, N ports on the switch, N-2 idle" min median max
 	row "N=2 (the unicast row)" vale_uni Mpps "$SKIP_VALE"

@@ -866,8 +866,8 @@ static void nic_destroy(uint32_t idx)
 {
 	struct unm_registry *r = unm_registry();
 	struct unm_port *p = &r->ports[idx];
-	if (p->kind != UNM_PORT_NIC || p->refs != 0)
-		return;
+	if (p->kind != UNM_PORT_NIC || p->refs != 0 || p->children != 0)
+		return;		/* still used, or pipes of it still open */
 	struct unm_map *m = unm_map_get(p->mem_id, p->mem_gen);
 	if (m != NULL) {
 		for (uint32_t i = 0; p->tx_obj != UNM_NONE && i < p->ntx + p->nhost; i++)

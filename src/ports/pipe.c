@@ -247,6 +247,8 @@ static void free_parent_if_unused(uint32_t pidx)
 		memset(par, 0, sizeof(*par));
 	} else if (par->kind == UNM_PORT_VALE) {
 		unm_vale_put_if_unused_locked(pidx);
+	} else if (par->kind == UNM_PORT_NIC && par->refs == 0 && par->children == 0) {
+		unm_nic_ops.destroy(pidx);
 	}
 }
 
@@ -266,7 +268,9 @@ static int parent_get(const char *pname, struct nmreq_register *req, uint32_t *o
 	}
 	struct unm_port *par = unm_port_find_locked(pname);
 	if (par != NULL) {
-		if (par->kind == UNM_PORT_VALE_PERSIST) {
+		if (par->kind == UNM_PORT_VALE_PERSIST || par->kind == UNM_PORT_NIC) {
+			/* a persistent VALE port, or an interface in netmap
+			 * mode: the pipe lives in its region */
 			*out = (uint32_t)(par - r->ports);
 			return 0;
 		}

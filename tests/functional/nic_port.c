@@ -13,7 +13,8 @@
  * demanding zero copy on veth fails with a clear message; the port option
  * @xdp:mode=packet overrides UNETMAP_NIC_MODE, a bad mode is EINVAL and the
  * option on a pipe EOPNOTSUPP; unetmap_nic_info() reports the data path;
- * a veth peer with checksum offload on is reported with the fix;
+ * a veth peer with checksum offload on is reported with the fix; copy
+ * and zero-copy monitors and pipes of the port work;
  * a holder that drops every capability after the open still receives
  * and sends (the data path needs none). */
 #include <signal.h>
@@ -409,6 +410,93 @@ static void offload_report(void)
 	txcsum("vb", 1);
 }
 
+/* Monitors and pipes of a NIC port work as on other ports: a copy monitor
+ * va/rt sees RX frames at arrival and TX frames at the txsync, a zero-copy
+ * monitor va/z sees RX frames once released; pipes va{1 / va}1 live in
+ * the port's region and carry frames. */
+static void monitors_pipes(const char *mode)
+{
+	int ps = pkt_sock(t_vb);
+	struct nmport_d *d = t_open("netmap:va-0"), *mc = t_open("netmap:va-0/rt"),
+			*mz = t_open("netmap:va-0/z");
+	CHECK(mz->reg.nr_mem_id == d->reg.nr_mem_id, "%s: va/z in region %u, va in %u", mode,
+	      mz->reg.nr_mem_id, d->reg.nr_mem_id);
+	/* RX on queue 0: frames sent from vb's queue 0 through netmap:vb-0 */
+	struct nmport_d *s = t_open("netmap:vb-0");
+	struct netmap_ring *stx = NETMAP_TXRING(s->nifp, 0);
+	const int N = 8;
+	for (int i = 0; i < N; i++) {
+		struct netmap_slot *sl = &stx->slot[stx->head];
+		mkframe((uint8_t *)NETMAP_BUF(stx, sl->buf_idx), lens[i % NLENS], 9000 + (uint32_t)i);
+		sl->len = (uint16_t)lens[i % NLENS];
+		stx->head = stx->cur = nm_ring_next(stx, stx->head);
+	}
+	ioctl(s->fd, NIOCTXSYNC, NULL);
+	bool ts_ok;
+	/* the parent reads without releasing: copy monitor has them, /z not */
+	int got = 0;
+	struct netmap_ring *rx = NETMAP_RXRING(d->nifp, 0);
+	int64_t t0 = unm_test_now_ms();
+	while (got < N && unm_test_now_ms() - t0 < 3000) {
+		ioctl(d->fd, NIOCRXSYNC, NULL);
+		got = (int)nm_ring_space(rx);
+		if (got < N)
+			usleep(2000);
+	}
+	if (strcmp(mode, "packet") == 0 && got == 0) {
+		fprintf(stderr, "note: %s: frames from vb went to another queue\n", mode);
+	} else {
+		CHECK(got == N, "%s: va-0 got %d of %d frames", mode, got, N);
+		int c = rx_frames(mc, 9000, N, &ts_ok);
+		CHECK(c == N, "%s: va-0/rt saw %d of %d frames at arrival", mode, c, N);
+		CHECK(rx_frames(mz, 9000, N, &ts_ok) == 0, "%s: va-0/z saw frames before release",
+		      mode);
+		rx->head = rx->cur = rx->tail;
+		ioctl(d->fd, NIOCRXSYNC, NULL);
+		int z = rx_frames(mz, 9000, N, &ts_ok);
+		CHECK(z == N, "%s: va-0/z saw %d of %d frames after the release", mode, z, N);
+	}
+	/* TX: the copy monitor sees them at the txsync */
+	struct netmap_ring *tx = NETMAP_TXRING(d->nifp, 0);
+	for (int i = 0; i < N; i++) {
+		struct netmap_slot *sl = &tx->slot[tx->head];
+		mkframe((uint8_t *)NETMAP_BUF(tx, sl->buf_idx), 100, 9100 + (uint32_t)i);
+		sl->len = 100;
+		tx->head = tx->cur = nm_ring_next(tx, tx->head);
+	}
+	ioctl(d->fd, NIOCTXSYNC, NULL);
+	int c = 0;
+	struct netmap_ring *mr = NETMAP_RXRING(mc->nifp, 0);
+	ioctl(mc->fd, NIOCRXSYNC, NULL);
+	for (uint32_t i = mr->head; i != mr->tail; i = nm_ring_next(mr, i)) {
+		struct netmap_slot *sl = &mr->slot[i];
+		long no = frame_no((uint8_t *)NETMAP_BUF(mr, sl->buf_idx), sl->len);
+		c += no >= 9100 && no < 9100 + N && (sl->flags & NS_TXMON);
+	}
+	CHECK(c == N, "%s: va-0/rt saw %d of %d TX frames with NS_TXMON", mode, c, N);
+	nmport_close(s);
+	nmport_close(mz);
+	nmport_close(mc);
+	/* pipes of the NIC port, in its region */
+	struct nmport_d *p1 = t_open("netmap:va{1"), *p2 = t_open("netmap:va}1");
+	CHECK(p1->reg.nr_mem_id == d->reg.nr_mem_id, "%s: pipe va{1 in region %u, va in %u",
+	      mode, p1->reg.nr_mem_id, d->reg.nr_mem_id);
+	struct netmap_ring *ptx = NETMAP_TXRING(p1->nifp, 0);
+	struct netmap_slot *sl = &ptx->slot[ptx->head];
+	mkframe((uint8_t *)NETMAP_BUF(ptx, sl->buf_idx), lens[0], 9200);
+	sl->len = (uint16_t)lens[0];
+	ptx->head = ptx->cur = nm_ring_next(ptx, ptx->head);
+	ioctl(p1->fd, NIOCTXSYNC, NULL);
+	CHECK(rx_frames(p2, 9200, 1, &ts_ok) == 1, "%s: pipe va{1 -> va}1", mode);
+	nmport_close(p1);
+	nmport_close(p2);
+	nmport_close(d);
+	close(ps);
+	char why[160];
+	CHECK(t_nic_clean(1500, 0, why, sizeof(why)), "%s: after monitors and pipes: %s", mode,
+	      why);
+}
+
 /* after set-up the data path needs no capability: a child opens
  * netmap:va as root, drops every capability, then receives and sends */
 static void no_caps(const char *mode)
@@ -481,6 +569,7 @@ int main(void)
 		killed(modes[m]);
 		no_caps(modes[m]);
 		multislot(modes[m]);
+		monitors_pipes(modes[m]);
 		host_rings(modes[m]);
 	}
 	offload_report();
