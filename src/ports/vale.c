@@ -790,6 +790,66 @@ static int vnet_plan_frame(struct unm_vnet *v, const struct src_view *sv, const 
 	return ns > 0 && v->frame_slots <= 255 ? ns : -1;
 }
 
+/* The steps of a reservation that deliver() and deliver_vnet() share. */
+
+/* Lock ring kr of destination dv for a reservation: it must be open, in
+ * its life `tag`, with a free lease entry.  True with the lock held and the
+ * first free slot in *start, the free slots in *avail; false (unlocked) if
+ * the ring is closed (*closed) or has no free entry. */
+static inline bool lease_open(struct unm_kring *kr, struct netmap_ring *ring, const struct vdst *dv,
+			      uint32_t tag, uint32_t *start, uint32_t *avail, bool *closed)
+{
+	const uint32_t n = kr->num_slots;
+	lease_lock(kr);
+	*closed = !kr->open || kr->tag != tag;
+	if (*closed) {
+		lease_unlock(kr);
+		return false;
+	}
+	if (kr->lease_first != kr->lease_last)
+		lease_reap(kr, ring, unm_map_bufs(dv->map),
+			   kr->lease_last - kr->lease_first >= UNM_LEASES);
+	if (kr->lease_last - kr->lease_first >= UNM_LEASES) {
+		lease_unlock(kr);
+		return false;
+	}
+	*start = lease_end(kr);
+	/* A2: the receiver's released slots (pairs with R2 in rxsync) */
+	uint32_t cons = unm_load_acquire(&kr->hwcur);
+	*avail = unm_dist(*start, unm_prv(cons, n), n);
+	return true;
+}
+
+/* Record reservation [start, start + tslots) and let the lock go. */
+static inline struct unm_lease *lease_commit(struct unm_kring *kr, uint32_t start, uint32_t tslots,
+					     uint32_t frames, uint64_t bytes)
+{
+	uint32_t li = kr->lease_last;
+	struct unm_lease *e = &kr->lease[li % UNM_LEASES];
+	e->start = start;
+	e->end = (start + tslots) % kr->num_slots;
+	e->pid = unm_self_pid();
+	e->frames = frames;
+	e->bytes = bytes;
+	__atomic_store_n(&e->done, 0, __ATOMIC_RELAXED);
+	/* commit: the reservation exists from this store on */
+	UNM_WRITE_ONCE(kr->lease_last, li + 1);
+	lease_unlock(kr);
+	return e;
+}
+
+/* The slots of reservation e are written: publish them (in reservation
+ * order) and wake the receiver. */
+static inline void lease_publish(struct unm_kring *kr, struct netmap_ring *ring,
+				 const struct vdst *dv, struct unm_lease *e)
+{
+	lease_lock(kr);
+	__atomic_store_n(&e->done, 1, __ATOMIC_RELEASE);
+	lease_advance(kr, ring, unm_map_bufs(dv->map));
+	lease_unlock(kr);
+	unm_notify(kr);
+}
+
 /* deliver() for a destination whose header length hd differs from the
  * source's hs: every frame is converted (header rewritten, GSO frames
  * segmented, checksums completed) into as many destination slots as it
@@ -829,24 +889,15 @@ static void deliver_vnet(struct vtx *t, struct unm_kring *skr, const struct src_
 	if (nvalid == 0)
 		return;
 
-	lease_lock(kr);
-	if (!kr->open || kr->tag != vr->tag) {
-		lease_unlock(kr);
-		skr->drop_closed += nvalid;
+	uint32_t start, avail;
+	bool closed;
+	if (!lease_open(kr, ring, dv, vr->tag, &start, &avail, &closed)) {
+		if (closed)
+			skr->drop_closed += nvalid;
+		else
+			skr->drop_full += nvalid;
 		return;
 	}
-	if (kr->lease_first != kr->lease_last)
-		lease_reap(kr, ring, unm_map_bufs(dv->map),
-			   kr->lease_last - kr->lease_first >= UNM_LEASES);
-	if (kr->lease_last - kr->lease_first >= UNM_LEASES) {
-		lease_unlock(kr);
-		skr->drop_full += nvalid;
-		return;
-	}
-	uint32_t start = lease_end(kr);
-	/* A2: the receiver's released slots (pairs with R2 in rxsync) */
-	uint32_t cons = unm_load_acquire(&kr->hwcur);
-	uint32_t avail = unm_dist(start, unm_prv(cons, n), n);
 	/* whole converted frames that fit, up to the first that does not */
 	uint32_t tslots = 0, frames = 0, taken = 0;
 	uint64_t bytes = 0;
@@ -871,17 +922,7 @@ static void deliver_vnet(struct vtx *t, struct unm_kring *skr, const struct src_
 		skr->drop_full += nvalid;
 		return;
 	}
-	uint32_t li = kr->lease_last;
-	struct unm_lease *e = &kr->lease[li % UNM_LEASES];
-	e->start = start;
-	e->end = (start + tslots) % n;
-	e->pid = unm_self_pid();
-	e->frames = frames;
-	e->bytes = bytes;
-	__atomic_store_n(&e->done, 0, __ATOMIC_RELAXED);
-	/* commit: the reservation exists from this store on */
-	UNM_WRITE_ONCE(kr->lease_last, li + 1);
-	lease_unlock(kr);
+	struct unm_lease *e = lease_commit(kr, start, tslots, frames, bytes);
 	skr->drop_full += nvalid - taken;	/* did not fit */
 
 	/* convert, outside the lock: plan each frame again (same fragments,
@@ -919,11 +960,7 @@ static void deliver_vnet(struct vtx *t, struct unm_kring *skr, const struct src_
 			pos = unm_nxt(pos, n);
 		}
 	}
-	lease_lock(kr);
-	__atomic_store_n(&e->done, 1, __ATOMIC_RELEASE);
-	lease_advance(kr, ring, unm_map_bufs(dv->map));
-	lease_unlock(kr);
-	unm_notify(kr);
+	lease_publish(kr, ring, dv, e);
 }
 
 /* Deliver the frames of list `head` (merged in order with list `bhead`,
@@ -949,24 +986,15 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 	struct netmap_ring *ring = vr->ring;
 	uint32_t n = kr->num_slots;
 
-	lease_lock(kr);
-	if (!kr->open || kr->tag != vr->tag) {
-		lease_unlock(kr);
-		skr->drop_closed += list_count(t, head, bhead);
+	uint32_t start, avail;
+	bool closed;
+	if (!lease_open(kr, ring, dv, vr->tag, &start, &avail, &closed)) {
+		if (closed)
+			skr->drop_closed += list_count(t, head, bhead);
+		else
+			skr->drop_full += list_count(t, head, bhead);
 		return;
 	}
-	if (kr->lease_first != kr->lease_last)
-		lease_reap(kr, ring, unm_map_bufs(dv->map),
-			   kr->lease_last - kr->lease_first >= UNM_LEASES);
-	if (kr->lease_last - kr->lease_first >= UNM_LEASES) {
-		lease_unlock(kr);
-		skr->drop_full += list_count(t, head, bhead);
-		return;
-	}
-	uint32_t start = lease_end(kr);
-	/* A2: the receiver's released slots (pairs with R2 in rxsync) */
-	uint32_t cons = unm_load_acquire(&kr->hwcur);
-	uint32_t avail = unm_dist(start, unm_prv(cons, n), n);
 	/* whole frames that fit */
 	uint32_t take = 0, tslots = 0;
 	uint64_t bytes = 0;
@@ -988,17 +1016,7 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 		skr->drop_full += list_count(t, head, bhead);
 		return;
 	}
-	uint32_t li = kr->lease_last;
-	struct unm_lease *e = &kr->lease[li % UNM_LEASES];
-	e->start = start;
-	e->end = (start + tslots) % n;
-	e->pid = unm_self_pid();
-	e->frames = take;
-	e->bytes = bytes;
-	__atomic_store_n(&e->done, 0, __ATOMIC_RELAXED);
-	/* commit: the reservation exists from this store on */
-	UNM_WRITE_ONCE(kr->lease_last, li + 1);
-	lease_unlock(kr);
+	struct unm_lease *e = lease_commit(kr, start, tslots, take, bytes);
 	if (a != FT_END || b != FT_END)
 		skr->drop_full += list_count(t, a, b);	/* did not fit */
 	fault(F_AFTER_RESERVE);
@@ -1070,11 +1088,7 @@ static void deliver(struct vtx *t, struct vsw *s, struct unm_kring *skr,
 			fault(F_MID_COPY);	/* one frame copied, the rest not */
 	}
 	fault(F_BEFORE_PUBLISH);
-	lease_lock(kr);
-	__atomic_store_n(&e->done, 1, __ATOMIC_RELEASE);
-	lease_advance(kr, ring, unm_map_bufs(dv->map));
-	lease_unlock(kr);
-	unm_notify(kr);
+	lease_publish(kr, ring, dv, e);
 }
 
 /* Forward the frames of ft[0..nf) into the switch of attachment `s`. */
