@@ -15,6 +15,7 @@
  * option on a pipe EOPNOTSUPP; unetmap_nic_info() reports the data path;
  * a veth peer with checksum offload on is reported with the fix; copy
  * and zero-copy monitors and pipes of the port work;
+ * our pkt-gen drops every capability once its port is open;
  * a holder that drops every capability after the open still receives
  * and sends (the data path needs none). */
 #include <signal.h>
@@ -558,6 +559,54 @@ static void no_caps(const char *mode)
 	      mode, why);
 }
 
+/* our pkt-gen gives up every capability once its ports are open, and
+ * still receives */
+static void pktgen_nocaps(void)
+{
+	char exe[512], pg[600];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	REQUIRE(n > 0, "readlink /proc/self/exe");
+	exe[n] = '\0';
+	for (int up = 0; up < 2; up++)
+		*strrchr(exe, '/') = '\0';	/* BUILD/tests/functional/x -> BUILD/tests */
+	*strrchr(exe, '/') = '\0';		/* -> BUILD */
+	snprintf(pg, sizeof(pg), "%s/bin/pkt-gen", exe);
+	if (access(pg, X_OK) != 0) {
+		fprintf(stderr, "note: %s not built: pkt-gen capability check skipped\n", pg);
+		return;
+	}
+	pid_t pid = fork();
+	REQUIRE(pid >= 0, "fork");
+	if (pid == 0) {
+		int nul = open("/dev/null", O_WRONLY);
+		dup2(nul, 1);
+		dup2(nul, 2);
+		execl(pg, "pkt-gen", "-i", "netmap:va", "-f", "rx", "-w", "0", (char *)NULL);
+		_exit(127);
+	}
+	/* wait for its socket, then read its capabilities */
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	bool dropped = false;
+	for (int k = 0; k < 100 && !dropped; k++) {
+		usleep(30 * 1000);
+		FILE *fp = fopen(path, "r");
+		if (fp == NULL)
+			break;
+		struct unetmap_nic_info ni;
+		bool held = unetmap_nic_info("va", &ni) == 0;
+		while (held && fgets(line, sizeof(line), fp) != NULL)
+			if (strncmp(line, "CapEff:", 7) == 0)
+				dropped = strtoull(line + 7, NULL, 16) == 0;
+		fclose(fp);
+	}
+	CHECK(dropped, "pkt-gen on netmap:va kept capabilities after opening its port");
+	kill(pid, SIGINT);
+	waitpid(pid, NULL, 0);
+	char why[160];
+	CHECK(t_nic_clean(1500, 0, why, sizeof(why)), "after pkt-gen: %s", why);
+}
+
 int main(void)
 {
 	t_nic_setup(90);
@@ -573,6 +622,7 @@ int main(void)
 		host_rings(modes[m]);
 	}
 	offload_report();
+	pktgen_nocaps();
 	/* the port option overrides the environment */
 	setenv("UNETMAP_NIC_MODE", "copy", 1);
 	struct nmport_d *po = t_open("netmap:va@xdp:mode=packet");

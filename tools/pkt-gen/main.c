@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <unistd.h>
 
 #include "pkt-gen.h"
@@ -725,6 +727,24 @@ init_targ(struct glob_arg *g, struct targ *t, int i)
 	PG_PUT(t->used, 1);
 }
 
+/* unetmap: once every port is open the data path needs no privilege (a
+ * NIC port's kernel objects belong to its helper process), so a pkt-gen
+ * started as root gives up every capability before it moves packets */
+static void
+drop_capabilities(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d) != 0 ||
+	    (d[0].effective | d[1].effective | d[0].permitted | d[1].permitted) == 0)
+		return;
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capset, &h, d) == 0 && verbose)
+		PGLOG("capabilities dropped: the data path needs none");
+}
+
 static int
 start_threads(struct glob_arg *g)
 {
@@ -740,6 +760,7 @@ start_threads(struct glob_arg *g)
 			return -1;
 		init_targ(g, &targs[i], i);
 	}
+	drop_capabilities();	/* before any thread exists: they inherit it */
 	PGLOG("Wait %d secs for phy reset", g->wait_link);
 	sleep((unsigned int)g->wait_link);
 	PGLOG("Ready...");
