@@ -252,6 +252,46 @@ static inline void t_inject_to_va(const char *payload)
 	close(s);
 }
 
+/* ---- numbered test frames: dst, src, T_ETYPE, the number at 14, a pattern */
+
+#define T_ETYPE	0x88b5		/* IEEE local experimental */
+
+static inline void t_frame(uint8_t *f, unsigned len, const uint8_t dst[6], const uint8_t src[6],
+			   uint32_t no)
+{
+	memcpy(f, dst, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = T_ETYPE >> 8;
+	f[13] = T_ETYPE & 0xff;
+	memcpy(f + 14, &no, 4);
+	for (unsigned k = 18; k < len; k++)
+		f[k] = (uint8_t)(no * 13 + k);
+}
+
+/* the frame's number if f[0..len) is one of t_frame()'s and intact, else -1 */
+static inline long t_frame_number(const uint8_t *f, unsigned len)
+{
+	if (len < 18 || f[12] != (T_ETYPE >> 8) || f[13] != (T_ETYPE & 0xff))
+		return -1;
+	uint32_t no;
+	memcpy(&no, f + 14, 4);
+	for (unsigned k = 18; k < len; k++)
+		if (f[k] != (uint8_t)(no * 13 + k))
+			return -1;
+	return no;
+}
+
+/* a non-blocking packet socket on ifindex for T_ETYPE frames */
+static inline int t_pkt_sock(int ifindex)
+{
+	int s = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(T_ETYPE));
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(T_ETYPE),
+				  .sll_ifindex = ifindex };
+	REQUIRE(s >= 0 && bind(s, (struct sockaddr *)&ll, sizeof(ll)) == 0, "packet socket: %s",
+		strerror(errno));
+	return s;
+}
+
 /* a UDP socket of the namespace on 10.0.0.1:port */
 static inline int t_udp_sock(uint16_t port)
 {

@@ -25,43 +25,12 @@
 #include "kobjtest.h"
 #include "nmtest.h"
 
-#define ETYPE 0x88b5
 
-/* frame `no` of len bytes from vb to va: dst va, src 02::07, ETYPE, the
- * number at 14, a pattern */
+/* frame `no` of len bytes from vb to va (t_frame: source 02::07) */
 static void mkframe(uint8_t *f, unsigned len, uint32_t no)
 {
-	memcpy(f, t_va_mac, 6);
-	const uint8_t src[6] = { 0x02, 0, 0, 0, 0, 0x07 };
-	memcpy(f + 6, src, 6);
-	f[12] = ETYPE >> 8;
-	f[13] = ETYPE & 0xff;
-	memcpy(f + 14, &no, 4);
-	for (unsigned k = 18; k < len; k++)
-		f[k] = (uint8_t)(no * 7 + k);
-}
-
-/* its number if f[0..len) is such a frame, else -1 */
-static long frame_no(const uint8_t *f, unsigned len)
-{
-	if (len < 18 || f[12] != (ETYPE >> 8) || f[13] != (ETYPE & 0xff))
-		return -1;
-	uint32_t no;
-	memcpy(&no, f + 14, 4);
-	for (unsigned k = 18; k < len; k++)
-		if (f[k] != (uint8_t)(no * 7 + k))
-			return -1;
-	return no;
-}
-
-static int pkt_sock(int ifindex)
-{
-	int s = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETYPE));
-	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETYPE),
-				  .sll_ifindex = ifindex };
-	REQUIRE(s >= 0 && bind(s, (struct sockaddr *)&ll, sizeof(ll)) == 0, "packet socket: %s",
-		strerror(errno));
-	return s;
+	static const uint8_t src[6] = { 0x02, 0, 0, 0, 0, 0x07 };
+	t_frame(f, len, t_va_mac, src, no);
 }
 
 static void inject(int s, const uint8_t *f, unsigned len)
@@ -89,7 +58,7 @@ static int rx_frames(struct nmport_d *d, uint32_t first, int want, bool *ts_ok)
 			struct netmap_ring *r = NETMAP_RXRING(d->nifp, ri);
 			while (!nm_ring_empty(r)) {
 				struct netmap_slot *s = &r->slot[r->head];
-				long no = frame_no((uint8_t *)NETMAP_BUF(r, s->buf_idx), s->len);
+				long no = t_frame_number((uint8_t *)NETMAP_BUF(r, s->buf_idx), s->len);
 				if (no >= first && no < first + want &&
 				    s->len == lens[(no - first) % NLENS])
 					got++;
@@ -107,7 +76,7 @@ static int rx_frames(struct nmport_d *d, uint32_t first, int want, bool *ts_ok)
 
 static void rx_tx(const char *mode)
 {
-	int ps = pkt_sock(t_vb);
+	int ps = t_pkt_sock(t_vb);
 	int us = t_udp_sock(T_UDP_PORT);
 	struct nmport_d *d = t_open("netmap:va");
 	CHECK(d->reg.nr_rx_rings == 4 && d->reg.nr_tx_rings == 4,
@@ -158,7 +127,7 @@ static void rx_tx(const char *mode)
 		uint8_t b[2048];
 		ssize_t n;
 		while ((n = recv(ps, b, sizeof(b), MSG_DONTWAIT)) > 0) {
-			long no = frame_no(b, (unsigned)n);
+			long no = t_frame_number(b, (unsigned)n);
 			if (no >= 2000 && no < 2000 + N && (unsigned)n == lens[(no - 2000) % NLENS])
 				seen++;
 			else if (no >= 0)
@@ -309,7 +278,7 @@ static void host_rings(const char *mode)
 static void multislot(const char *mode)
 {
 	REQUIRE(t_sh("ip link set va mtu 4000 && ip link set vb mtu 4000") == 0, "mtu 4000");
-	int ps = pkt_sock(t_vb);
+	int ps = t_pkt_sock(t_vb);
 	struct nmport_d *d = t_open("netmap:va");
 	static const unsigned big[] = { 1792, 1793, 2048, 2049, 3000, 3514, 4014 };
 	const int NB = (int)(sizeof(big) / sizeof(big[0]));
@@ -334,7 +303,7 @@ static void multislot(const char *mode)
 				if (s->flags & NS_MOREFRAG) {
 					chains++;
 				} else {
-					long no = frame_no(acc, alen);
+					long no = t_frame_number(acc, alen);
 					whole += no >= 7000 && no < 7000 + NB && alen == big[no - 7000];
 					alen = 0;
 				}
@@ -366,7 +335,7 @@ static void multislot(const char *mode)
 			continue;
 		ssize_t n;
 		while ((n = recv(ps, acc, sizeof(acc), MSG_DONTWAIT)) > 0) {
-			long no = frame_no(acc, (unsigned)n);
+			long no = t_frame_number(acc, (unsigned)n);
 			seen += no >= 8000 && no < 8000 + NB && (unsigned)n == big[no - 8000];
 		}
 	}
@@ -417,7 +386,7 @@ static void offload_report(void)
  * the port's region and carry frames. */
 static void monitors_pipes(const char *mode)
 {
-	int ps = pkt_sock(t_vb);
+	int ps = t_pkt_sock(t_vb);
 	struct nmport_d *d = t_open("netmap:va-0"), *mc = t_open("netmap:va-0/rt"),
 			*mz = t_open("netmap:va-0/z");
 	CHECK(mz->reg.nr_mem_id == d->reg.nr_mem_id, "%s: va/z in region %u, va in %u", mode,
@@ -471,7 +440,7 @@ static void monitors_pipes(const char *mode)
 	ioctl(mc->fd, NIOCRXSYNC, NULL);
 	for (uint32_t i = mr->head; i != mr->tail; i = nm_ring_next(mr, i)) {
 		struct netmap_slot *sl = &mr->slot[i];
-		long no = frame_no((uint8_t *)NETMAP_BUF(mr, sl->buf_idx), sl->len);
+		long no = t_frame_number((uint8_t *)NETMAP_BUF(mr, sl->buf_idx), sl->len);
 		c += no >= 9100 && no < 9100 + N && (sl->flags & NS_TXMON);
 	}
 	CHECK(c == N, "%s: va-0/rt saw %d of %d TX frames with NS_TXMON", mode, c, N);
@@ -502,7 +471,7 @@ static void monitors_pipes(const char *mode)
  * netmap:va as root, drops every capability, then receives and sends */
 static void no_caps(const char *mode)
 {
-	int ps = pkt_sock(t_vb);
+	int ps = t_pkt_sock(t_vb);
 	int ready[2];
 	REQUIRE(pipe(ready) == 0, "pipe");
 	pid_t pid = fork();
@@ -542,7 +511,7 @@ static void no_caps(const char *mode)
 		uint8_t b[2048];
 		ssize_t n;
 		while ((n = recv(ps, b, sizeof(b), MSG_DONTWAIT)) > 0) {
-			long no = frame_no(b, (unsigned)n);
+			long no = t_frame_number(b, (unsigned)n);
 			seen += no >= 6000 && no < 6012;
 		}
 	}

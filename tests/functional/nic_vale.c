@@ -27,7 +27,6 @@
 #include "nmtest.h"
 #include "core/unm.h"
 
-#define ETYPE	0x88b6
 #define NF	40		/* frames per direction */
 
 static int t_vc, t_vd;
@@ -200,43 +199,6 @@ static void t_open_busy(const char *spec)
 	if (d != NULL)
 		nmport_close(d);
 }
-
-/* ---- frames -------------------------------------------------------------------- */
-
-static void mkframe(uint8_t *f, unsigned len, const uint8_t *dst, const uint8_t *src, uint32_t no)
-{
-	memcpy(f, dst, 6);
-	memcpy(f + 6, src, 6);
-	f[12] = ETYPE >> 8;
-	f[13] = ETYPE & 0xff;
-	memcpy(f + 14, &no, 4);
-	for (unsigned k = 18; k < len; k++)
-		f[k] = (uint8_t)(no * 13 + k);
-}
-
-/* the frame's number if it is one of ours and intact, else -1 */
-static long frame_no(const uint8_t *f, unsigned len)
-{
-	if (len < 18 || f[12] != (ETYPE >> 8) || f[13] != (ETYPE & 0xff))
-		return -1;
-	uint32_t no;
-	memcpy(&no, f + 14, 4);
-	for (unsigned k = 18; k < len; k++)
-		if (f[k] != (uint8_t)(no * 13 + k))
-			return -1;
-	return no;
-}
-
-static int pkt_sock(int ifindex)
-{
-	int s = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETYPE));
-	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETYPE),
-				  .sll_ifindex = ifindex };
-	REQUIRE(s >= 0 && bind(s, (struct sockaddr *)&ll, sizeof(ll)) == 0, "packet socket: %s",
-		strerror(errno));
-	return s;
-}
-
 /* n frames numbered first.. into interface ifindex (they arrive at its peer) */
 static void inject(int s, int ifindex, const uint8_t *dst, const uint8_t *src, uint32_t first,
 		   int n)
@@ -244,7 +206,7 @@ static void inject(int s, int ifindex, const uint8_t *dst, const uint8_t *src, u
 	uint8_t f[2048];
 	for (int i = 0; i < n; i++) {
 		unsigned len = lens[i % NLENS];
-		mkframe(f, len, dst, src, first + (uint32_t)i);
+		t_frame(f, len, dst, src, first + (uint32_t)i);
 		struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_ifindex = ifindex,
 					  .sll_halen = 6 };
 		memcpy(ll.sll_addr, dst, 6);
@@ -266,7 +228,7 @@ static int sock_count(int s, uint32_t first, int n, int ms)
 		uint8_t b[2048];
 		ssize_t l;
 		for (int k = 0; k < 4096 && (l = recv(s, b, sizeof(b), MSG_DONTWAIT)) > 0; k++) {
-			long no = frame_no(b, (unsigned)l);
+			long no = t_frame_number(b, (unsigned)l);
 			if (no >= first && no < first + n && (unsigned)l == lens[(no - first) % NLENS])
 				seen++;
 		}
@@ -286,7 +248,7 @@ static int port_count(struct nmport_d *d, uint32_t first, int n, int ms)
 			struct netmap_ring *r = NETMAP_RXRING(d->nifp, ri);
 			for (int k = 0; k < 4096 && !nm_ring_empty(r); k++) {
 				struct netmap_slot *s = &r->slot[r->head];
-				long no = frame_no((uint8_t *)NETMAP_BUF(r, s->buf_idx), s->len);
+				long no = t_frame_number((uint8_t *)NETMAP_BUF(r, s->buf_idx), s->len);
 				if (no >= first && no < first + n &&
 				    s->len == lens[(no - first) % NLENS])
 					seen++;
@@ -328,7 +290,7 @@ static void port_send(struct nmport_d *d, const uint8_t *dst, const uint8_t *src
 		}
 		REQUIRE(!nm_ring_empty(t), "no room on the TX ring");
 		struct netmap_slot *s = &t->slot[t->head];
-		mkframe((uint8_t *)NETMAP_BUF(t, s->buf_idx), lens[i % NLENS], dst, src,
+		t_frame((uint8_t *)NETMAP_BUF(t, s->buf_idx), lens[i % NLENS], dst, src,
 			first + (uint32_t)i);
 		s->len = (uint16_t)lens[i % NLENS];
 		s->flags = 0;
@@ -355,7 +317,7 @@ static void detach_clean(const char *name, pid_t helper, const char *what)
 static void basic(const char *mode)
 {
 	setenv("UNETMAP_NIC_MODE", mode, 1);
-	int sb = pkt_sock(t_vb);
+	int sb = t_pkt_sock(t_vb);
 	struct nmport_d *p = t_open("vale0:p");
 
 	/* an application holds va: no attach */
@@ -496,7 +458,7 @@ static void two_nics(void)
 	REQUIRE(e == 0, "attach vale0:vc: %s (%s)", strerror(e), unetmap_last_error());
 	pid_t ha = helper_of("va"), hc = helper_of("vc");
 	CHECK(ha > 0 && hc > 0 && ha != hc, "helpers %d / %d, want two", ha, hc);
-	int sb = pkt_sock(t_vb), sd = pkt_sock(t_vd);
+	int sb = t_pkt_sock(t_vb), sd = t_pkt_sock(t_vd);
 	/* vb -> va -> vale0 -> vc -> vd (d_mac unknown: flooded) */
 	inject(sb, t_vb, d_mac, b_mac, 300, NF);
 	int got = sock_count(sd, 300, NF, 3000);
@@ -666,7 +628,7 @@ static void killed(void)
 	REQUIRE(e == 0, "attach -h vale0:va: %s (%s)", strerror(e), unetmap_last_error());
 	pid_t h = helper_of("va");
 	REQUIRE(h > 0, "no helper");
-	int sb = pkt_sock(t_vb);
+	int sb = t_pkt_sock(t_vb);
 	kill(h, SIGKILL);
 	char why[200];
 	CHECK(t_nic_clean(2000, h, why, sizeof(why)), "after SIGKILL of the helper: %s", why);
@@ -726,7 +688,7 @@ static void poll_mode(void)
 	cpu_set_t mine, s;
 	sched_getaffinity(0, sizeof(mine), &mine);
 	struct nmport_d *p = t_open("vale0:p");
-	int sb = pkt_sock(t_vb);
+	int sb = t_pkt_sock(t_vb);
 	int e = attach("vale0:va", NR_REG_ALL_NIC);
 	REQUIRE(e == 0, "attach vale0:va: %s (%s)", strerror(e), unetmap_last_error());
 	pid_t h = helper_of("va");
