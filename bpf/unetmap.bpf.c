@@ -8,6 +8,14 @@
  *   unm_xdp             XDP on the NIC (AF_XDP backend): every frame goes to
  *                       the AF_XDP socket bound to its RX queue; frames for
  *                       queues nobody bound are dropped, as on netmap.
+ *                       When the NIC is attached to a VALE switch together
+ *                       with other NICs, the switch's helper fills unm_fwd
+ *                       with the addresses the switch learned on NIC ports:
+ *                       a frame whose source the switch knows on this NIC and
+ *                       whose destination it knows on another NIC of the
+ *                       switch is redirected there in the kernel (the XDP
+ *                       fast path of src/ports/vale_nic.c); everything else
+ *                       goes to the switch through the AF_XDP socket.
  *   unm_tc_nic_ingress  tcx ingress on the NIC (TPACKET backend): the packet
  *                       sockets have seen the frame already (taps run before
  *                       tc ingress); the stack must not.  Frames re-injected
@@ -52,6 +60,51 @@ struct {
 	__type(value, struct unm_cfg);
 } unm_cfg SEC(".maps");
 
+/* VALE fast path: where the switch learned a MAC (key: the six bytes in the
+ * low 48 bits, little-endian load).  Must match src/ports/vale_nic.c. */
+struct unm_fwd_val {
+	__u32 ifindex;		/* the NIC port it was learned on */
+	__u32 slot;		/* that port's entry in unm_fstat */
+};
+
+#define UNM_FWD_SLOTS	64
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);	/* the switch's table size */
+	__type(key, __u64);
+	__type(value, struct unm_fwd_val);
+} unm_fwd SEC(".maps");
+
+/* the other NICs of the switch (same network namespace), by ifindex */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, UNM_FWD_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} unm_devs SEC(".maps");
+
+/* frames and bytes redirected, per destination slot, per CPU */
+struct unm_fstat {
+	__u64 frames, bytes;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, UNM_FWD_SLOTS);
+	__type(key, __u32);
+	__type(value, struct unm_fstat);
+} unm_fstat SEC(".maps");
+
+/* entry 0 != 0: the fast path is on (written by the switch's helper, so
+ * that a NIC outside a switch pays one array load per frame for it) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} unm_fon SEC(".maps");
+
 static __always_inline struct unm_cfg *cfg(void)
 {
 	__u32 k = 0;
@@ -61,9 +114,53 @@ static __always_inline struct unm_cfg *cfg(void)
 /* xdp.frags: the program handles multi-buffer frames (it only redirects),
  * so an interface may keep an MTU larger than a page while it is attached
  * and AF_XDP sockets bound with XDP_USE_SG get them as fragment chains */
+static __always_inline __u64 mac48(const unsigned char *m)
+{
+	return (__u64)m[0] | (__u64)m[1] << 8 | (__u64)m[2] << 16 | (__u64)m[3] << 24 |
+	       (__u64)m[4] << 32 | (__u64)m[5] << 40;
+}
+
+/* XDP_REDIRECT when the switch would send the frame to another NIC port,
+ * else 0.  Only whole frames in one buffer (the fragments of a multi-buffer
+ * frame would need NDO_XMIT_SG on the target), only unicast, and only from
+ * a source the switch learned on this very NIC (so that the switch's
+ * learning never misses a frame that took the fast path). */
+static __always_inline int fast_path(struct xdp_md *ctx)
+{
+	__u32 k = 0;
+	__u32 *on = bpf_map_lookup_elem(&unm_fon, &k);
+	if (on == NULL || *on == 0)
+		return 0;
+	const unsigned char *d = (const unsigned char *)(long)ctx->data;
+	const unsigned char *end = (const unsigned char *)(long)ctx->data_end;
+	if (d + 14 > end || (d[0] & 1) || (d[6] & 1))
+		return 0;
+	__u64 len = (__u64)(end - d);
+	if (bpf_xdp_get_buff_len(ctx) != len)
+		return 0;
+	__u64 src = mac48(d + 6), dst = mac48(d);
+	struct unm_fwd_val *s = bpf_map_lookup_elem(&unm_fwd, &src);
+	if (s == NULL || s->ifindex != ctx->ingress_ifindex)
+		return 0;
+	struct unm_fwd_val *t = bpf_map_lookup_elem(&unm_fwd, &dst);
+	if (t == NULL || t->ifindex == ctx->ingress_ifindex)
+		return 0;
+	__u32 slot = t->slot;
+	if (bpf_redirect_map(&unm_devs, t->ifindex, 0) != XDP_REDIRECT)
+		return 0;
+	struct unm_fstat *st = bpf_map_lookup_elem(&unm_fstat, &slot);
+	if (st != NULL) {
+		st->frames++;
+		st->bytes += len;
+	}
+	return XDP_REDIRECT;
+}
+
 SEC("xdp.frags")
 int unm_xdp(struct xdp_md *ctx)
 {
+	if (fast_path(ctx) == XDP_REDIRECT)
+		return XDP_REDIRECT;
 	/* the low bits of flags are the action when the key has no socket */
 	return bpf_redirect_map(&unm_xsks, ctx->rx_queue_index, XDP_DROP);
 }

@@ -32,7 +32,7 @@
 #include "core/barrier.h"
 
 #define UNM_REGISTRY_MAGIC	0x756e6d7265673031ULL	/* "unmreg01" */
-#define UNM_REGISTRY_VERSION	3
+#define UNM_REGISTRY_VERSION	4
 #define UNM_REGION_MAGIC	0x756e6d6d656d3031ULL	/* "unmmem01" */
 
 #define UNM_MAX_PORTS		16384
@@ -81,6 +81,12 @@ struct unm_kring {
 	uint64_t offset_mask;	/* OFFSETS option: bits of slot.ptr holding the
 				 * data offset (also in the ring header) */
 	uint64_t offset_max;	/* largest offset honoured; bigger are clamped */
+	/* VALE port attached to a NIC, ring 0: frames the switch's XDP fast
+	 * path (src/ports/vale_xdp.c) forwarded for this port in the kernel
+	 * (TX ring: sent by it, RX ring: delivered to it); added by the
+	 * attachment helpers with atomic adds a few times a second, summed
+	 * into the port's counters by the readers */
+	uint64_t xdp_frames, xdp_bytes;
 	/* copy monitors of this ring: each gets a copy of every frame that
 	 * is sent (TX) or arrives (RX) here */
 	uint32_t nmon;
@@ -231,6 +237,8 @@ struct unm_port {
 		uint32_t poll_ack;	/* the request the helper has applied... */
 		int32_t poll_err;	/* ...and how: 0 or -errno */
 		uint32_t nrxq, ntxq;	/* the interface's queues at attach */
+		uint32_t xdp_on;	/* the switch's XDP fast path serves this
+					 * NIC now (vale_xdp.c, set by the helper) */
 		char ifname[16];
 	} vnic;
 };
@@ -558,6 +566,9 @@ int unm_vnic_owner_check_locked(uint32_t port);
 /* interface free for an attachment (no netmap user anywhere: -EBUSY), and
  * its RX/TX queue counts */
 int unm_vnic_if_check(const char *ifname, uint32_t *nrxq, uint32_t *ntxq);
+/* nic.c: the VALE fast-path maps of the NIC held by netmap fd `fd` (4 fds,
+ * UNM_NIC_FWD_FDS of src/nic/kobj.h; the caller owns them) */
+int unm_nic_fd_fwd(int fd, uint32_t *ifindex, int fds[4]);
 void unm_vale_put_if_unused_locked(uint32_t port);
 int unm_vale_ctl(struct unm_fd *f, struct nmreq_header *hdr, void *body);
 void unm_vale_repair_locked(void);

@@ -496,9 +496,9 @@ static socklen_t helper_addr(int ifindex, struct sockaddr_un *sa)
 /* ---- the protocol --------------------------------------------------------- */
 
 #define PROTO_MAGIC	0x756e6d4eu	/* "unmN" */
-#define PROTO_VERSION	1
+#define PROTO_VERSION	2
 
-enum { OP_OPEN = 1, OP_HOST, OP_INFO };
+enum { OP_OPEN = 1, OP_HOST, OP_INFO, OP_FWD };
 
 struct nic_req {
 	uint32_t magic, version, size, op;
@@ -511,7 +511,8 @@ struct nic_rep {
 	int32_t err;		/* 0 or -errno */
 	uint32_t lost;		/* this helper lost the election: connect again */
 	int32_t fd_xskmap, fd_tap;	/* index in the SCM_RIGHTS array or -1 */
-	uint32_t pad;
+	int32_t fd_fwd;		/* OP_FWD: index of the first of the
+				 * UNM_NIC_FWD_FDS fast-path maps, or -1 */
 	struct unm_nic_info info;
 	char msg[256];
 };
@@ -554,6 +555,7 @@ struct helper {
 	uint32_t flags;			/* request flags of the first session */
 	struct bpf_object *obj;
 	int cfg_fd, xsk_fd;
+	int fwd_fds[UNM_NIC_FWD_FDS];	/* XDP backend: the VALE fast-path maps */
 	int xdp_link, tc_in_link, eg_link, tap_fd, tap_link;
 	struct unm_nic_info info;
 };
@@ -806,6 +808,12 @@ static int load_object(struct helper *h, uint32_t backend)
 	}
 	h->cfg_fd = bpf_object__find_map_fd_by_name(h->obj, "unm_cfg");
 	h->xsk_fd = backend == UNM_NIC_PACKET ? -1 : bpf_map__fd(xsks);
+	static const char *const fwd_maps[UNM_NIC_FWD_FDS] = {
+		"unm_fwd", "unm_devs", "unm_fstat", "unm_fon"
+	};
+	for (int i = 0; i < UNM_NIC_FWD_FDS; i++)
+		h->fwd_fds[i] = backend == UNM_NIC_PACKET ? -1 :
+				bpf_object__find_map_fd_by_name(h->obj, fwd_maps[i]);
 	struct unm_nic_bpf_cfg c = { (uint32_t)h->ifindex, 0, UNM_NIC_MARK, 0 };
 	uint32_t k = 0;
 	if (h->cfg_fd < 0 || bpf_map_update_elem(h->cfg_fd, &k, &c, BPF_ANY) < 0) {
@@ -992,8 +1000,11 @@ static int setup(struct helper *h, uint32_t backend)
 			    &in->eg_link_id, NULL)) < 0)
 		return r;
 	in->flags |= UNM_NIC_I_EGRESS;
-	if (in->backend == UNM_NIC_PACKET)
+	if (in->backend == UNM_NIC_PACKET) {
 		h->xsk_fd = -1;		/* AUTO fell back: no XSKMAP to pass */
+		for (int i = 0; i < UNM_NIC_FWD_FDS; i++)
+			h->fwd_fds[i] = -1;
+	}
 	if ((h->flags & UNM_NIC_F_HOST) && (r = make_host(h)) < 0)
 		return r;
 	unm_clearerr();
@@ -1040,7 +1051,7 @@ static void fill_rep(struct nic_rep *rep, const struct helper *h, int err)
 	rep->version = PROTO_VERSION;
 	rep->size = sizeof(*rep);
 	rep->err = err;
-	rep->fd_xskmap = rep->fd_tap = -1;
+	rep->fd_xskmap = rep->fd_tap = rep->fd_fwd = -1;
 	rep->info = h->info;
 	if (err < 0)
 		snprintf(rep->msg, sizeof(rep->msg), "%s", unetmap_last_error());
@@ -1056,9 +1067,9 @@ static bool req_ok(const struct nic_req *q, ssize_t n)
 static bool serve(struct helper *h, struct conn *c, const struct nic_req *q, uint32_t *users)
 {
 	struct nic_rep rep;
-	int fds[2], nfds = 0, err = 0;
+	int fds[2 + UNM_NIC_FWD_FDS], nfds = 0, err = 0;
 	bool host = q->op == OP_HOST || (q->op == OP_OPEN && (q->flags & UNM_NIC_F_HOST));
-	if (q->op != OP_OPEN && q->op != OP_HOST && q->op != OP_INFO) {
+	if (q->op != OP_OPEN && q->op != OP_HOST && q->op != OP_INFO && q->op != OP_FWD) {
 		unm_seterr(PORT_FMT ": unknown request %u", h->ifname, q->op);
 		err = -EINVAL;
 	} else if (q->op != OP_INFO && !c->trusted) {
@@ -1068,7 +1079,7 @@ static bool serve(struct helper *h, struct conn *c, const struct nic_req *q, uin
 	} else if (q->op == OP_OPEN && c->session) {
 		unm_seterr(PORT_FMT ": session already open", h->ifname);
 		err = -EINVAL;
-	} else if (q->op == OP_HOST && !c->session) {
+	} else if ((q->op == OP_HOST || q->op == OP_FWD) && !c->session) {
 		unm_seterr(PORT_FMT ": no session on this connection", h->ifname);
 		err = -EINVAL;
 	} else if (q->op == OP_OPEN && q->backend != UNM_NIC_AUTO && q->backend != h->info.backend) {
@@ -1079,6 +1090,10 @@ static bool serve(struct helper *h, struct conn *c, const struct nic_req *q, uin
 		err = -EBUSY;
 	} else if (host) {
 		err = make_host(h);
+	} else if (q->op == OP_FWD && h->fwd_fds[UNM_NIC_FWD_FDS - 1] < 0) {
+		unm_seterr(PORT_FMT ": the %s backend has no XDP fast path", h->ifname,
+			   unm_nic_backend_name(h->info.backend));
+		err = -EOPNOTSUPP;
 	}
 	if (err == 0 && q->op == OP_OPEN && !c->session) {
 		c->session = true;
@@ -1093,6 +1108,11 @@ static bool serve(struct helper *h, struct conn *c, const struct nic_req *q, uin
 	if (err == 0 && host) {
 		rep.fd_tap = nfds;
 		fds[nfds++] = h->tap_fd;
+	}
+	if (err == 0 && q->op == OP_FWD) {
+		rep.fd_fwd = nfds;
+		for (int i = 0; i < UNM_NIC_FWD_FDS; i++)
+			fds[nfds++] = h->fwd_fds[i];
 	}
 	return send_rep(c->fd, &rep, fds, nfds) == 0;
 }
@@ -1151,6 +1171,8 @@ static __attribute__((noreturn)) void helper_main(int first, int ifindex)
 	memset(&h, 0, sizeof(h));
 	h.ifindex = ifindex;
 	h.cfg_fd = h.xsk_fd = -1;
+	for (int i = 0; i < UNM_NIC_FWD_FDS; i++)
+		h.fwd_fds[i] = -1;
 	h.xdp_link = h.tc_in_link = h.eg_link = h.tap_fd = h.tap_link = -1;
 
 	setsid();
@@ -1279,10 +1301,15 @@ static bool helper_trusted(int fd)
 }
 
 /* send a request, wait for the reply and its fds (-1 where none) */
+/* most fds in one reply: XSKMAP, TAP, the fast-path maps */
+#define NFDS_MAX	(2 + UNM_NIC_FWD_FDS)
+
 static int transact(int sock, const char *ifname, const struct nic_req *q,
-		    struct nic_rep *rep, int *xsk, int *tap, int timeout_ms)
+		    struct nic_rep *rep, int *xsk, int *tap, int *fwd, int timeout_ms)
 {
 	*xsk = *tap = -1;
+	for (int i = 0; fwd != NULL && i < UNM_NIC_FWD_FDS; i++)
+		fwd[i] = -1;
 	if (send(sock, q, sizeof(*q), MSG_NOSIGNAL) != (ssize_t)sizeof(*q))
 		return -ECONNRESET;
 	struct pollfd p = { .fd = sock, .events = POLLIN };
@@ -1299,7 +1326,7 @@ static int transact(int sock, const char *ifname, const struct nic_req *q,
 	}
 	struct iovec iov = { .iov_base = rep, .iov_len = sizeof(*rep) };
 	union {
-		char buf[CMSG_SPACE(4 * sizeof(int))];
+		char buf[CMSG_SPACE(NFDS_MAX * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct msghdr m;
@@ -1309,11 +1336,11 @@ static int transact(int sock, const char *ifname, const struct nic_req *q,
 	m.msg_control = u.buf;
 	m.msg_controllen = sizeof(u.buf);
 	ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	int fds[4], nfds = 0;
+	int fds[NFDS_MAX], nfds = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); n > 0 && c != NULL; c = CMSG_NXTHDR(&m, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
 			int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			for (int i = 0; i < k && nfds < 4; i++)
+			for (int i = 0; i < k && nfds < NFDS_MAX; i++)
 				memcpy(&fds[nfds++], CMSG_DATA(c) + (size_t)i * sizeof(int), sizeof(int));
 		}
 	if (n <= 0)
@@ -1331,6 +1358,9 @@ static int transact(int sock, const char *ifname, const struct nic_req *q,
 			*xsk = fds[i];
 		else if (i == rep->fd_tap)
 			*tap = fds[i];
+		else if (fwd != NULL && rep->fd_fwd >= 0 && i >= rep->fd_fwd &&
+			 i < rep->fd_fwd + UNM_NIC_FWD_FDS)
+			fwd[i - rep->fd_fwd] = fds[i];
 		else
 			close(fds[i]);
 	}
@@ -1342,6 +1372,11 @@ static int transact(int sock, const char *ifname, const struct nic_req *q,
 		if (*tap >= 0)
 			close(*tap);
 		*xsk = *tap = -1;
+		for (int i = 0; fwd != NULL && i < UNM_NIC_FWD_FDS; i++)
+			if (fwd[i] >= 0) {
+				close(fwd[i]);
+				fwd[i] = -1;
+			}
 	}
 	return rep->err;
 }
@@ -1470,7 +1505,7 @@ int unm_nic_session_open(const char *ifname, const struct unm_nic_opts *o,
 		}
 		struct nic_rep rep;
 		int xsk, tap;
-		r = transact(sock, ifname, &q, &rep, &xsk, &tap, REPLY_MS);
+		r = transact(sock, ifname, &q, &rep, &xsk, &tap, NULL, REPLY_MS);
 		if (r == -ECONNRESET || (r == 0 && rep.lost)) {
 			close(sock);	/* a helper exiting, or a lost election */
 			continue;
@@ -1502,7 +1537,7 @@ static int session_request(struct unm_nic_session *s, uint32_t op)
 	struct nic_rep rep;
 	int xsk, tap;
 	req_init(&q, op, s->info.ifname, (int)s->info.ifindex);
-	int r = transact(s->sock, s->info.ifname, &q, &rep, &xsk, &tap, REPLY_MS);
+	int r = transact(s->sock, s->info.ifname, &q, &rep, &xsk, &tap, NULL, REPLY_MS);
 	if (r == -ECONNRESET)
 		unm_seterr(PORT_FMT ": the NIC helper is gone", s->info.ifname);
 	if (r < 0)
@@ -1523,6 +1558,35 @@ int unm_nic_session_host(struct unm_nic_session *s)
 	if (s != NULL && s->tap_fd >= 0)
 		return 0;
 	return session_request(s, OP_HOST);
+}
+
+int unm_nic_session_fwd(struct unm_nic_session *s, int fds[UNM_NIC_FWD_FDS])
+{
+	for (int i = 0; i < UNM_NIC_FWD_FDS; i++)
+		fds[i] = -1;
+	if (s == NULL || s->sock < 0)
+		return -EBADF;
+	struct nic_req q;
+	struct nic_rep rep;
+	int xsk, tap;
+	req_init(&q, OP_FWD, s->info.ifname, (int)s->info.ifindex);
+	int r = transact(s->sock, s->info.ifname, &q, &rep, &xsk, &tap, fds, REPLY_MS);
+	if (r == -ECONNRESET)
+		unm_seterr(PORT_FMT ": the NIC helper is gone", s->info.ifname);
+	if (xsk >= 0)
+		close(xsk);
+	if (tap >= 0)
+		close(tap);
+	if (r == 0 && fds[UNM_NIC_FWD_FDS - 1] < 0) {
+		for (int i = 0; i < UNM_NIC_FWD_FDS; i++)
+			if (fds[i] >= 0) {
+				close(fds[i]);
+				fds[i] = -1;
+			}
+		unm_seterr(PORT_FMT ": the NIC helper sent no fast-path maps", s->info.ifname);
+		r = -EPROTO;
+	}
+	return r;
 }
 
 int unm_nic_session_refresh(struct unm_nic_session *s)
@@ -1555,7 +1619,7 @@ int unm_nic_info(const char *ifname, struct unm_nic_info *info)
 		struct nic_rep rep;
 		int xsk, tap;
 		req_init(&q, OP_INFO, ifname, ifindex);
-		r = transact(sock, ifname, &q, &rep, &xsk, &tap, 2000);
+		r = transact(sock, ifname, &q, &rep, &xsk, &tap, NULL, 2000);
 		close(sock);
 		if (xsk >= 0)
 			close(xsk);

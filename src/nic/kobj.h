@@ -167,6 +167,14 @@ int unm_nic_session_open(const char *ifname, const struct unm_nic_opts *o,
  * egress link) if not done yet, and get the TAP fd in s->tap_fd. */
 int unm_nic_session_host(struct unm_nic_session *s);
 
+/* The maps of the VALE fast path in unm_xdp (XDP backend only), for the
+ * helper of a switch attachment (src/ports/vale_nic.c): fds[0] unm_fwd
+ * (MAC -> {ifindex, slot}), fds[1] unm_devs (DEVMAP_HASH of the other NICs),
+ * fds[2] unm_fstat (per-CPU frames/bytes per slot), fds[3] unm_fon (entry 0:
+ * on).  The caller owns the fds.  -EOPNOTSUPP with the TPACKET backend. */
+#define UNM_NIC_FWD_FDS	4
+int unm_nic_session_fwd(struct unm_nic_session *s, int fds[UNM_NIC_FWD_FDS]);
+
 /* Re-read the shared info (users, TAP) into s->info. */
 int unm_nic_session_refresh(struct unm_nic_session *s);
 

@@ -1039,3 +1039,19 @@ int unetmap_nic_ports(char (*names)[16], unsigned max)
 	unm_unlock();
 	return (int)n;
 }
+
+/* The VALE fast-path maps of the NIC that netmap fd `fd` (this process,
+ * XDP backend) holds, and the NIC's ifindex, for the switch attachment
+ * helper of vale_nic.c.  The caller owns the fds. */
+int unm_nic_fd_fwd(int fd, uint32_t *ifindex, int fds[UNM_NIC_FWD_FDS])
+{
+	struct unm_fd *f = unm_fd_lookup(fd);
+	if (f == NULL || f->ops != &unm_nic_ops || f->priv == NULL) {
+		for (int i = 0; i < UNM_NIC_FWD_FDS; i++)
+			fds[i] = -1;
+		return -EINVAL;
+	}
+	struct nic_fd *nf = f->priv;
+	*ifindex = nf->s.info.ifindex;
+	return unm_nic_session_fwd(&nf->s, fds);
+}

@@ -2282,16 +2282,20 @@ int unetmap_vale_stats(const char *swname, struct unetmap_vale_port_stats *st, u
 			if (m != NULL) {
 				for (uint32_t q = 0; q < p->ntx; q++) {
 					struct unm_kring *kr = unm_kring_ptr(m, p->tx_obj + q);
-					o->tx_frames += UNM_READ_ONCE(kr->tx_frames);
-					o->tx_bytes += UNM_READ_ONCE(kr->tx_bytes);
+					o->tx_frames += UNM_READ_ONCE(kr->tx_frames) +
+							UNM_READ_ONCE(kr->xdp_frames);
+					o->tx_bytes += UNM_READ_ONCE(kr->tx_bytes) +
+						       UNM_READ_ONCE(kr->xdp_bytes);
 					o->drop_full += UNM_READ_ONCE(kr->drop_full);
 					o->drop_closed += UNM_READ_ONCE(kr->drop_closed);
 					o->drop_malformed += UNM_READ_ONCE(kr->drop_malformed);
 				}
 				for (uint32_t q = 0; q < p->nrx; q++) {
 					struct unm_kring *kr = unm_kring_ptr(m, p->rx_obj + q);
-					o->rx_frames += UNM_READ_ONCE(kr->rx_frames);
-					o->rx_bytes += UNM_READ_ONCE(kr->rx_bytes);
+					o->rx_frames += UNM_READ_ONCE(kr->rx_frames) +
+							UNM_READ_ONCE(kr->xdp_frames);
+					o->rx_bytes += UNM_READ_ONCE(kr->rx_bytes) +
+						       UNM_READ_ONCE(kr->xdp_bytes);
 					o->drop_dead += UNM_READ_ONCE(kr->drop_dead);
 					o->rx_rings_open += UNM_READ_ONCE(kr->open) != 0;
 				}

@@ -74,6 +74,7 @@
 #include <net/netmap_user.h>
 #include "core/unm.h"
 #include "nic/kobj.h"
+#include "ports/vale_xdp.h"
 #include "unetmap.h"
 
 #define START_MS	30000	/* longest wait for a new helper's report */
@@ -292,6 +293,8 @@ struct vn_helper {
 	struct vn_worker wk[MAX_GROUPS];
 	uint32_t nwk;
 	int64_t next_check;
+	struct vn_xdp *xdp;		/* the switch's XDP fast path, NULL: off */
+	int64_t next_xdp;
 };
 
 static volatile sig_atomic_t vn_sig_stop;
@@ -623,7 +626,7 @@ static void sleep_once(struct vn_helper *h)
 		if (g->vale.rx != NULL && !g->blocked && n < sizeof(pfd) / sizeof(pfd[0]))
 			pfd[n++] = (struct pollfd){ .fd = g->vale.fd, .events = POLLIN };
 	}
-	int ret = poll(pfd, n, SLEEP_MS);
+	int ret = poll(pfd, n, h->xdp != NULL ? (int)(VN_XDP_SYNC_NS / 1000000) : SLEEP_MS);
 	if (ret > 0 && (pfd[0].revents & POLLIN))
 		drain_fifo(h);
 	for (uint32_t i = 0; i < h->ngrp; i++)
@@ -648,6 +651,10 @@ static void serve(struct vn_helper *h)
 						group_pass(&h->grp[k], true);
 		}
 		int64_t now = unm_now_ns();
+		if (h->xdp != NULL && now > h->next_xdp) {
+			h->next_xdp = now + VN_XDP_SYNC_NS;
+			vn_xdp_sync(h->xdp);
+		}
 		if (now > h->next_check) {
 			h->next_check = now + CHECK_NS;
 			if (h->busy)
@@ -853,10 +860,14 @@ static __attribute__((noreturn)) void helper_main(uint32_t port, uint32_t gen, i
 
 	if ((ret = open_all(&h, swport, host_port, nvt, nvr, nrxq, ntxq, msg, sizeof(msg))) < 0)
 		goto fail;
+	char why[128];
+	h.xdp = vn_xdp_open(port, gen, h.grp[0].nic[0].fd, why, sizeof(why));
+	vn_xdp_sync(h.xdp);
 	report(rep_fd, 0, NULL);
 	close(rep_fd);
 
 	serve(&h);
+	vn_xdp_close(h.xdp);
 	helper_close_all(&h);
 	_exit(0);
 

@@ -28,6 +28,7 @@
 #include "core/unm.h"
 
 #define NF	40		/* frames per direction */
+#define VN_SYNC_WAIT_US	60000	/* a little more than one fast-path sync (50 ms) */
 
 static int t_vc, t_vd;
 static const uint8_t p_mac[6] = { 0x02, 0, 0, 0, 0x0b, 0x01 };	/* vale0:p */
@@ -491,6 +492,169 @@ static void two_nics(void)
 	close(sd);
 }
 
+/* ---- the XDP fast path between NIC ports (src/ports/vale_xdp.c) ---------------- */
+
+/* the helper of interface ifname says the fast path serves it */
+static bool xdp_on(const char *ifname)
+{
+	struct unm_registry *r = unm_registry();
+	bool on = false;
+	if (r == NULL || unm_lock() < 0)
+		return false;
+	for (uint32_t i = 0; i < r->port_hwm; i++) {
+		const struct unm_port *p = &r->ports[i];
+		if (p->kind == UNM_PORT_VALE && p->vnic.role == UNM_VNIC_NIC &&
+		    strcmp(p->vnic.ifname, ifname) == 0)
+			on = UNM_READ_ONCE(p->vnic.xdp_on) != 0;
+	}
+	unm_unlock();
+	return on;
+}
+
+static bool wait_xdp(const char *ifname, bool want, int ms)
+{
+	for (int i = 0; i < ms / 10; i++) {
+		if (xdp_on(ifname) == want)
+			return true;
+		usleep(10000);
+	}
+	return xdp_on(ifname) == want;
+}
+
+/* frames port `name` sent (tx) or got (rx) through the fast path */
+static uint64_t xdp_frames(const char *name, bool tx)
+{
+	struct unm_registry *r = unm_registry();
+	uint64_t n = 0;
+	if (r == NULL || unm_lock() < 0)
+		return 0;
+	struct unm_port *p = unm_port_find_locked(name);
+	struct unm_map *m = p != NULL ? unm_map_get(p->mem_id, p->mem_gen) : NULL;
+	if (m != NULL) {
+		uint32_t obj = tx ? p->tx_obj : p->rx_obj, cnt = tx ? p->ntx : p->nrx;
+		for (uint32_t i = 0; obj != UNM_NONE && i < cnt; i++)
+			n += UNM_READ_ONCE(unm_kring_ptr(m, obj + i)->xdp_frames);
+		unm_map_put(m);
+	}
+	unm_unlock();
+	return n;
+}
+
+/* xdp_frames(name, tx) reaches at least `want` within ms */
+static uint64_t wait_xdp_frames(const char *name, bool tx, uint64_t want, int ms)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < ms / 10 && (n = xdp_frames(name, tx)) < want; i++)
+		usleep(10000);
+	return n;
+}
+
+/* vb and vd with NAPI (GRO on), so that va and vc can take ndo_xdp_xmit:
+ * frames between the hosts behind vb and vd never leave the kernel, are
+ * counted by the switch, and take the switch's path again while a monitor
+ * watches a port, when an address moves to a VALE port, when a peer loses
+ * NAPI, and with UNETMAP_VALE_XDP=0 */
+static void fast_path(void)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	REQUIRE(t_sh("ethtool -K vb gro on >/dev/null && ethtool -K vd gro on >/dev/null") == 0,
+		"ethtool -K gro on");
+	struct nmport_d *p = nmport_open("vale0:p");
+	REQUIRE(p != NULL, "open vale0:p: %s", unetmap_last_error());
+	int e = attach("vale0:va", NR_REG_ALL_NIC);
+	REQUIRE(e == 0, "attach vale0:va: %s (%s)", strerror(e), unetmap_last_error());
+	e = attach("vale0:vc", NR_REG_ALL_NIC);
+	REQUIRE(e == 0, "attach vale0:vc: %s (%s)", strerror(e), unetmap_last_error());
+	pid_t ha = helper_of("va"), hc = helper_of("vc");
+	int sb = t_pkt_sock(t_vb), sd = t_pkt_sock(t_vd);
+	/* the switch learns b_mac on va and d_mac on vc (broadcasts: the
+	 * switch's path floods them, vale0:p gets them too) */
+	inject(sb, t_vb, bcast, b_mac, 1000, 4);
+	inject(sd, t_vd, bcast, d_mac, 1010, 4);
+	CHECK(port_count(p, 1000, 4, 3000) == 4, "vale0:p: broadcasts from vb");
+	CHECK(wait_xdp("va", true, 2000) && wait_xdp("vc", true, 2000),
+	      "fast path not on for va/vc after learning (%d/%d)", xdp_on("va"), xdp_on("vc"));
+	uint64_t t0 = xdp_frames("vale0:va", true), r0 = xdp_frames("vale0:vc", false);
+	struct unetmap_vale_port_stats s0 = pstats("vale0:va");
+	inject(sb, t_vb, d_mac, b_mac, 1100, NF);
+	int got = sock_count(sd, 1100, NF, 3000);
+	CHECK(got == NF, "fast path: vd got %d of %d frames injected on vb", got, NF);
+	uint64_t t1 = wait_xdp_frames("vale0:va", true, t0 + NF, 2000);
+	uint64_t r1 = wait_xdp_frames("vale0:vc", false, r0 + NF, 2000);
+	CHECK(t1 - t0 == NF && r1 - r0 == NF, "fast path counted %llu sent by va, %llu to vc, "
+	      "want %d", (unsigned long long)(t1 - t0), (unsigned long long)(r1 - r0), NF);
+	struct unetmap_vale_port_stats s1 = pstats("vale0:va");
+	CHECK(s1.tx_frames - s0.tx_frames == NF, "vale0:va tx_frames +%llu, want +%d (fast "
+	      "path frames in the port's counters)", (unsigned long long)(s1.tx_frames - s0.tx_frames), NF);
+	/* and back */
+	inject(sd, t_vd, b_mac, d_mac, 1200, NF);
+	got = sock_count(sb, 1200, NF, 3000);
+	CHECK(got == NF, "fast path: vb got %d of %d frames injected on vd", got, NF);
+	CHECK(wait_xdp_frames("vale0:vc", true, NF, 2000) >= NF, "vc's frames not on the fast path");
+
+	/* a monitor of vale0:vc must see what goes to vc: the fast path stops */
+	struct nmport_d *mon = nmport_open("vale0:vc/r");
+	REQUIRE(mon != NULL, "open vale0:vc/r: %s", unetmap_last_error());
+	CHECK(wait_xdp("va", false, 2000), "fast path still on for va with vale0:vc monitored");
+	t0 = xdp_frames("vale0:va", true);
+	inject(sb, t_vb, d_mac, b_mac, 1300, NF);
+	got = sock_count(sd, 1300, NF, 3000);
+	CHECK(got == NF, "monitored: vd got %d of %d", got, NF);
+	got = port_count(mon, 1300, NF, 3000);
+	CHECK(got == NF, "monitor vale0:vc/r saw %d of %d frames", got, NF);
+	CHECK(xdp_frames("vale0:va", true) == t0, "frames took the fast path under a monitor");
+	nmport_close(mon);
+	CHECK(wait_xdp("va", true, 2000), "fast path not back for va after the monitor left");
+
+	/* d_mac moves to the VALE port p: frames for it go to p, not to vd */
+	port_send(p, bcast, d_mac, 1400, 2);
+	usleep(3 * VN_SYNC_WAIT_US);
+	inject(sb, t_vb, d_mac, b_mac, 1500, NF);
+	got = port_count(p, 1500, NF, 3000);
+	CHECK(got == NF, "moved address: vale0:p got %d of %d", got, NF);
+	CHECK(sock_count(sd, 1500, NF, 300) == 0, "moved address: frames still reached vd");
+
+	/* back on vc, then vd loses NAPI: the switch's path, nothing lost */
+	inject(sd, t_vd, bcast, d_mac, 1600, 2);
+	usleep(3 * VN_SYNC_WAIT_US);
+	REQUIRE(t_sh("ethtool -K vd gro off >/dev/null") == 0, "ethtool -K vd gro off");
+	CHECK(wait_xdp("va", false, 2000), "fast path still on with vd without NAPI");
+	inject(sb, t_vb, d_mac, b_mac, 1700, NF);
+	got = sock_count(sd, 1700, NF, 3000);
+	CHECK(got == NF, "peer without NAPI: vd got %d of %d", got, NF);
+	REQUIRE(t_sh("ethtool -K vd gro on >/dev/null") == 0, "ethtool -K vd gro on");
+	CHECK(wait_xdp("va", true, 2000), "fast path not back with vd's NAPI");
+	CHECK(detach("vale0:vc") == 0, "detach vale0:vc: %s", unetmap_last_error());
+	CHECK(wait_xdp("va", false, 2000), "fast path still on for va alone");
+	bool gone = false;
+	for (int i = 0; i < 100 && !(gone = t_pid_gone(hc)); i++)
+		usleep(10000);
+	CHECK(gone, "vc's helper %d still there after its detach", hc);
+	detach_clean("vale0:va", ha, "fast path");
+
+	/* UNETMAP_VALE_XDP=0 (inherited by the helpers): never on */
+	setenv("UNETMAP_VALE_XDP", "0", 1);
+	CHECK(attach("vale0:va", NR_REG_ALL_NIC) == 0 && attach("vale0:vc", NR_REG_ALL_NIC) == 0,
+	      "attach with UNETMAP_VALE_XDP=0: %s", unetmap_last_error());
+	unsetenv("UNETMAP_VALE_XDP");
+	ha = helper_of("va");
+	inject(sb, t_vb, bcast, b_mac, 1800, 2);
+	inject(sd, t_vd, bcast, d_mac, 1810, 2);
+	usleep(3 * VN_SYNC_WAIT_US);
+	inject(sb, t_vb, d_mac, b_mac, 1900, NF);
+	got = sock_count(sd, 1900, NF, 3000);
+	CHECK(got == NF, "UNETMAP_VALE_XDP=0: vd got %d of %d", got, NF);
+	CHECK(!xdp_on("va") && xdp_frames("vale0:va", true) == 0,
+	      "UNETMAP_VALE_XDP=0: fast path on (%d) or used", xdp_on("va"));
+	CHECK(detach("vale0:vc") == 0, "detach vale0:vc: %s", unetmap_last_error());
+	detach_clean("vale0:va", ha, "fast path off");
+	nmport_close(p);
+	REQUIRE(t_sh("ethtool -K vb gro off >/dev/null && ethtool -K vd gro off >/dev/null") == 0,
+		"ethtool -K gro off");
+	close(sb);
+	close(sd);
+}
+
 /* ---- two interfaces whose peers are in two other namespaces: ping ------------ */
 
 static int ns0_fd = -1;
@@ -778,6 +942,7 @@ int main(void)
 	basic("packet");
 	host_stack();
 	two_nics();
+	fast_path();
 	two_namespaces();
 	killed();
 	poll_mode();
