@@ -324,6 +324,7 @@ fi
 # (i) NIC ports: root, iproute2, ethtool, xdp_gen (-lbpf); each row also needs its own
 # receiver (pkt-gen, xsk_rx with -lxdp -lbpf, tpk_rx) and the VALE row vale-ctl
 SKIP_NIC='' SKIP_NIC_PKTGEN='' SKIP_NIC_XSK='' SKIP_NIC_TPK='' SKIP_NIC_VALE='' NIC_ANNOUNCE=1
+SKIP_NIC_FAR_XDP=
 VALECTL=$BUILD/bin/vale-ctl
 if ! want nic; then
 	SKIP_NIC="not run (BENCH_ROWS)"
@@ -338,6 +339,10 @@ else
 	if ! $CC $CFLAGS bench/xdp_gen.c -o "$BB/xdp_gen" -lbpf 2>"$TMPD/cc_xdpgen.log"; then
 		cat "$TMPD/cc_xdpgen.log" >&2
 		SKIP_NIC="skipped (xdp_gen build failed: libbpf-dev?)"
+	fi
+	if ! $CC $CFLAGS bench/xdp_drop.c -o "$BB/xdp_drop" -lbpf 2>"$TMPD/cc_xdpdrop.log"; then
+		cat "$TMPD/cc_xdpdrop.log" >&2
+		SKIP_NIC_FAR_XDP="skipped (xdp_drop build failed: libbpf-dev?)"
 	fi
 	if ! $CC $CFLAGS bench/xsk_rx.c -o "$BB/xsk_rx" -lxdp -lbpf 2>"$TMPD/cc_xskrx.log"; then
 		cat "$TMPD/cc_xskrx.log" >&2
@@ -1036,14 +1041,45 @@ nic_count_result() {
 	log "bench: round $1: $(printf '%-20s' "$2") $v Mpps (xdp_gen $(gen_rate "$4") Mpps$5)"
 }
 
-# run_nic_vale ROUND: vale-ctl -a valex:sa and valex:sb (run on CPU1, so the helper
+# far_prep NS IF FAR / far_done NS IF FAR: the far veth of the VALE and bridge rows.
+# FAR=plain: as created (no NAPI: what veth_xmit hands it goes through the backlog);
+# gro: `ethtool -K IF gro on` (NAPI, the kernel stack receives); xdp: an XDP program
+# dropping every frame (an XDP consumer; NAPI too).  A veth whose peer has no NAPI cannot
+# take redirected frames, so the switch's XDP fast path serves only gro and xdp.
+FAR_PID=''
+far_prep() {
+	case $3 in
+	gro) ip netns exec "$1" ethtool -K "$2" gro on >/dev/null ;;
+	xdp)
+		ip netns exec "$1" timeout -k 1 $((SECS + 30)) "$BB/xdp_drop" "$2" $((SECS + 25)) \
+			</dev/null >"$OUT/logs/xdp_drop.$2.log" 2>&1 &
+		FAR_PID=$!
+		sleep 0.3
+		;;
+	esac
+}
+far_done() {
+	case $3 in
+	gro) ip netns exec "$1" ethtool -K "$2" gro off >/dev/null ;;
+	xdp)
+		[ -n "$FAR_PID" ] && kill -TERM "$FAR_PID" 2>/dev/null && wait "$FAR_PID" 2>/dev/null
+		FAR_PID=''
+		;;
+	esac
+}
+# far_series BASE FAR: the series name of a row (plain: BASE)
+far_series() { [ "$2" = plain ] && echo "$1" || echo "${1}_$2"; }
+
+# run_nic_vale ROUND [FAR]: vale-ctl -a valex:sa and valex:sb (run on CPU1, so the helper
 # process it starts is there too); pb announces its MAC; xdp_gen on pa (CPU0) ->
 # sa -> switch -> sb -> pb, counted by pb's rx_packets; then vale-ctl -d of both.
 # When an attach fails the row is skipped for the rest of the run.
 run_nic_vale() {
-	local r=$1 i gen att=() note='' msg
-	local alog=$OUT/logs/nic_vale-ctl.$r.log clog=$OUT/logs/nic_vale.$r.log
-	local glog=$OUT/logs/nic_vale-gen.$r.log
+	local r=$1 far=${2:-plain} i gen att=() note='' msg series
+	series=$(far_series nic_vale "$far")
+	local alog=$OUT/logs/$series-ctl.$r.log clog=$OUT/logs/$series.$r.log
+	local glog=$OUT/logs/$series-gen.$r.log
+	far_prep "$NS_NB" pb "$far"
 	: >"$alog"
 	for i in sa sb; do
 		echo "# vale-ctl -a $NIC_SW:$i" >>"$alog"
@@ -1074,7 +1110,7 @@ run_nic_vale() {
 		PIDS+=("$gen")
 		nic_count "$NS_NB" pb 1 "$SECS" >"$clog" 2>&1
 		UNETMAP_DIR=$ROUND_DIR timeout -k 1 5 "$VALECTL" -s "$NIC_SW" \
-			>"$OUT/logs/nic_vale-stats.$r.log" 2>&1
+			>"$OUT/logs/$series-stats.$r.log" 2>&1
 		stop_after "$gen" 30
 		PIDS=()
 	fi
@@ -1085,21 +1121,26 @@ run_nic_vale() {
 			log "bench: round $r: nic_vale: vale-ctl -d $NIC_SW:$i failed (see $alog)"
 	done
 	nic_quiet "$NS_NS" 30 || note="$note; processes left after the detach were killed"
+	far_done "$NS_NB" pb "$far"
 	[ -z "$SKIP_NIC_VALE" ] || return 1
-	nic_count_result "$r" nic_vale "$clog" "$glog" "$note"
+	nic_count_result "$r" "$series" "$clog" "$glog" "$note; far end $far"
 }
 
 # run_nic_bridge ROUND: xdp_gen on qa (CPU0) -> ta -> br0 -> tb -> qb, counted by qb's
 # rx_packets (the kernel does all of it in softirq on CPU0)
 run_nic_bridge() {
-	local r=$1 gen clog=$OUT/logs/nic_bridge.$1.log glog=$OUT/logs/nic_bridge-gen.$1.log
+	local r=$1 far=${2:-plain} gen series
+	series=$(far_series nic_bridge "$far")
+	local clog=$OUT/logs/$series.$1.log glog=$OUT/logs/$series-gen.$1.log
+	far_prep "$NS_NB" qb "$far"
 	nic_gen "$NS_NA" qa "$QB_MAC" "$((SECS + 1)).6" "$glog" &
 	gen=$!
 	PIDS+=("$gen")
 	nic_count "$NS_NB" qb 1 "$SECS" >"$clog" 2>&1
 	stop_after "$gen" 30
 	PIDS=()
-	nic_count_result "$r" nic_bridge "$clog" "$glog" ""
+	far_done "$NS_NB" qb "$far"
+	nic_count_result "$r" "$series" "$clog" "$glog" "; far end $far"
 }
 
 [ "$REPORT_ONLY" = 1 ] || rm -f "$OUT"/logs/*.log
@@ -1163,8 +1204,11 @@ for r in $(seq 1 "$RUNS_TO_DO"); do
 			run_nic_raw "$r" nic_xsk_rx "xsk_rx (libxdp; copy)" "$BB/xsk_rx" vb 1 "$SECS" 0 copy
 		[ -z "$SKIP_NIC_TPK" ] && run_nic_raw "$r" nic_tpk_rx "tpk_rx (TPACKET_V3)" "$BB/tpk_rx" vb 1 "$SECS"
 		[ -z "$SKIP_NIC_PKTGEN" ] && run_nic_pktgen "$r" nic_packet packet
-		[ -z "$SKIP_NIC_VALE" ] && run_nic_vale "$r"
-		run_nic_bridge "$r"
+		for far in plain gro xdp; do
+			[ "$far" = xdp ] && [ -n "$SKIP_NIC_FAR_XDP" ] && continue
+			[ -z "$SKIP_NIC_VALE" ] && run_nic_vale "$r" "$far"
+			run_nic_bridge "$r" "$far"
+		done
 	fi
 	rm -rf "$ROUND_DIR"
 	ROUND_DIR=
@@ -1261,14 +1305,22 @@ ratio() { # a b
 	row "raw libxdp receiver (xsk_rx, copy mode)" nic_xsk_rx Mpps "${SKIP_NIC:-$SKIP_NIC_XSK}"
 	row "raw TPACKET_V3 receiver (tpk_rx)" nic_tpk_rx Mpps "${SKIP_NIC:-$SKIP_NIC_TPK}"
 	row "netmap:IF TPACKET backend, pkt-gen rx" nic_packet Mpps "${SKIP_NIC:-$SKIP_NIC_PKTGEN}"
-	row "VALE switch, two veths attached (vale-ctl -a)" nic_vale Mpps "${SKIP_NIC:-$SKIP_NIC_VALE}"
-	row "Linux bridge, same topology (veth->br0->veth)" nic_bridge Mpps "$SKIP_NIC"
+	row "VALE, two veths attached; far veth plain" nic_vale Mpps "${SKIP_NIC:-$SKIP_NIC_VALE}"
+	row "Linux bridge, same topology; far veth plain" nic_bridge Mpps "$SKIP_NIC"
+	row "VALE, two veths; far veth GRO on (NAPI)" nic_vale_gro Mpps "${SKIP_NIC:-$SKIP_NIC_VALE}"
+	row "Linux bridge; far veth GRO on (NAPI)" nic_bridge_gro Mpps "$SKIP_NIC"
+	row "VALE, two veths; far veth runs XDP (drop)" nic_vale_xdp Mpps \
+		"${SKIP_NIC:-${SKIP_NIC_VALE:-$SKIP_NIC_FAR_XDP}}"
+	row "Linux bridge; far veth runs XDP (drop)" nic_bridge_xdp Mpps "${SKIP_NIC:-$SKIP_NIC_FAR_XDP}"
 	echo "(source: xdp_gen on CPU0, one queue; receivers on CPU1; VALE/bridge rows: frames counted"
-	echo " by the far veth's rx_packets, vale-ctl's helper on CPU1, the bridge in softirq on CPU0)"
+	echo " by the far veth's rx_packets, vale-ctl's helper on CPU1, the bridge in softirq on CPU0;"
+	echo " plain far veth: the switch's own path (AF_XDP in and out); GRO/XDP far veth: the"
+	echo " switch's XDP fast path between NIC ports, which needs a destination with NAPI)"
 	echo "ratio of medians  netmap:IF (AF_XDP copy) / raw libxdp receiver (target >= 0.9): $(ratio nic_xdp_copy nic_xsk_rx)"
 	echo "ratio of medians  netmap:IF (AF_XDP copy) / raw TPACKET_V3 receiver (target >= 2): $(ratio nic_xdp_copy nic_tpk_rx)"
 	echo "ratio of medians  netmap:IF (TPACKET) / raw TPACKET_V3 receiver: $(ratio nic_packet nic_tpk_rx)"
-	echo "ratio of medians  VALE switch with two veths attached vs Linux bridge (target >= 3x): $(ratio nic_vale nic_bridge)"
+	echo "ratio of medians  VALE switch with two veths attached vs Linux bridge (target >= 3x):"
+	echo "                  far veth plain $(ratio nic_vale nic_bridge), GRO on $(ratio nic_vale_gro nic_bridge_gro), XDP $(ratio nic_vale_xdp nic_bridge_xdp)"
 	printf '%-52s %10s %10s %10s\n' "cost of one call" min median max
 	row "NIOCTXSYNC, nothing to send" NIOCTXSYNC ns "$SKIP_SYNC"
 	row "NIOCRXSYNC, nothing to receive" NIOCRXSYNC ns "$SKIP_SYNC"
@@ -1325,7 +1377,9 @@ if command -v gnuplot >/dev/null 2>&1; then
 	bars cost NIOCTXSYNC:NIOCTXSYNC NIOCRXSYNC:NIOCRXSYNC getppid:getppid
 	bars nic nic_xdp_copy:"netmap:IF AF_XDP copy" nic_xsk_rx:"raw libxdp (xsk_rx)" \
 		nic_tpk_rx:"raw TPACKET_V3" nic_packet:"netmap:IF TPACKET" \
-		nic_vale:"VALE, 2 veths" nic_bridge:"Linux bridge, 2 veths"
+		nic_vale:"VALE, 2 veths" nic_bridge:"Linux bridge, 2 veths" \
+		nic_vale_gro:"VALE, far GRO" nic_bridge_gro:"bridge, far GRO" \
+		nic_vale_xdp:"VALE, far XDP" nic_bridge_xdp:"bridge, far XDP"
 	term=png
 	gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo && term=pngcairo
 	{

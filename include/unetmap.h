@@ -81,6 +81,27 @@ struct unetmap_vale_port_stats {
  *  -EACCES if the caller may not open the switch. */
 int unetmap_vale_stats(const char *sw, struct unetmap_vale_port_stats *st, unsigned max);
 
+/** The XDP fast path of switch port @p port ("valeS:IF", an interface
+ *  attached with vale-ctl -a): frames between two interfaces of one switch
+ *  that the switch's table sends from one to the other are forwarded by the
+ *  XDP program of the first, without leaving the kernel.  Returns 1 when the
+ *  fast path serves the port now, 0 when not (UNETMAP_VALE_XDP=0 at attach,
+ *  TPACKET data path, no other interface that can take redirected frames,
+ *  a monitor on the way), -ENOENT when @p port is not an attached interface,
+ *  -EINVAL for a name not starting with "vale".  @p sent / @p received (may
+ *  be NULL): frames the fast path carried from / to this port (they are in
+ *  unetmap_vale_stats() too). */
+int unetmap_vale_xdp_state(const char *port, uint64_t *sent, uint64_t *received);
+
+/** Give up every capability of the calling thread (effective, permitted,
+ *  inheritable; call it before creating threads, which inherit the sets).
+ *  Once its ports are open a netmap program needs none: moving frames on
+ *  pipes, VALE and NIC ports (whose kernel objects belong to helper
+ *  processes) is plain memory access and ioctl()s on its own descriptors.
+ *  Opening a NIC port needs CAP_NET_RAW, CAP_NET_ADMIN and CAP_BPF, so
+ *  open every port first.  Returns 0, or -1 with errno. */
+int unetmap_drop_privileges(void);
+
 /** One learned address. */
 struct unetmap_vale_mac {
 	uint8_t mac[6];

@@ -383,4 +383,25 @@ static inline int t_wait_child(pid_t p)
 		return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
+/* process pid has no effective capability left (CapEff 0) within ms */
+static inline bool t_caps_gone(pid_t pid, int ms)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	for (int k = 0; k <= ms / 10; k++) {
+		FILE *fp = fopen(path, "r");
+		if (fp == NULL)
+			return false;
+		bool gone = false;
+		while (fgets(line, sizeof(line), fp) != NULL)
+			if (strncmp(line, "CapEff:", 7) == 0)
+				gone = strtoull(line + 7, NULL, 16) == 0;
+		fclose(fp);
+		if (gone)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
 #endif

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include "core/unm.h"
 #include "unetmap.h"
 
@@ -60,6 +63,20 @@ void unm_clearerr(void)
 const char *unetmap_last_error(void)
 {
 	return last_err;
+}
+
+int unetmap_drop_privileges(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d) != 0)
+		return -1;
+	if ((d[0].effective | d[1].effective | d[0].permitted | d[1].permitted |
+	     d[0].inheritable | d[1].inheritable) == 0)
+		return 0;
+	memset(d, 0, sizeof(d));
+	return syscall(SYS_capset, &h, d) == 0 ? 0 : -1;
 }
 
 int64_t unm_now_ns(void)

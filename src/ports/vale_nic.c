@@ -863,6 +863,9 @@ static __attribute__((noreturn)) void helper_main(uint32_t port, uint32_t gen, i
 	char why[128];
 	h.xdp = vn_xdp_open(port, gen, h.grp[0].nic[0].fd, why, sizeof(why));
 	vn_xdp_sync(h.xdp);
+	/* everything is open: moving frames (and the fast path's maps) needs
+	 * no privilege; the NIC helper keeps what the interface needs */
+	unetmap_drop_privileges();
 	report(rep_fd, 0, NULL);
 	close(rep_fd);
 

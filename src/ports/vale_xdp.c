@@ -450,3 +450,35 @@ void vn_xdp_close(struct vn_xdp *x)
 	free(x->want);
 	free(x);
 }
+
+/* ---- observability ------------------------------------------------------------------------ */
+
+int unetmap_vale_xdp_state(const char *port, uint64_t *sent, uint64_t *received)
+{
+	if (port == NULL || strncmp(port, "vale", 4) != 0)
+		return -EINVAL;
+	int ret = unm_lock();
+	if (ret < 0)
+		return ret;
+	struct unm_port *p = unm_port_find_locked(port);
+	if (p == NULL || p->kind != UNM_PORT_VALE || p->vnic.role != UNM_VNIC_NIC) {
+		unm_unlock();
+		return -ENOENT;
+	}
+	uint64_t n[2] = { 0, 0 };
+	struct unm_map *m = unm_map_get(p->mem_id, p->mem_gen);
+	for (int d = 0; m != NULL && d < 2; d++) {
+		uint32_t obj = d == 0 ? p->tx_obj : p->rx_obj, cnt = d == 0 ? p->ntx : p->nrx;
+		for (uint32_t i = 0; obj != UNM_NONE && i < cnt; i++)
+			n[d] += UNM_READ_ONCE(unm_kring_ptr(m, obj + i)->xdp_frames);
+	}
+	if (m != NULL)
+		unm_map_put(m);
+	ret = UNM_READ_ONCE(p->vnic.xdp_on) != 0;
+	unm_unlock();
+	if (sent != NULL)
+		*sent = n[0];
+	if (received != NULL)
+		*received = n[1];
+	return ret;
+}

@@ -196,6 +196,8 @@ static void bridge_start(struct bridge *b, const char *tag, bool copy)
 		usleep(10000);
 	}
 	REQUIRE(file_has(b->err, "Ready to go"), "%s: the bridge is not ready after 15 s", tag);
+	CHECK(t_caps_gone(b->pid, 2000), "%s: the bridge kept capabilities after opening its ports",
+	      tag);
 	CHECK(file_has(b->err, copy ? "zerocopy NOT supported" : "zerocopy supported"),
 	      "%s: the bridge does not say zero copy is %s", tag, copy ? "off" : "on");
 }

@@ -553,22 +553,11 @@ static void pktgen_nocaps(void)
 		execl(pg, "pkt-gen", "-i", "netmap:va", "-f", "rx", "-w", "0", (char *)NULL);
 		_exit(127);
 	}
-	/* wait for its socket, then read its capabilities */
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	bool dropped = false;
-	for (int k = 0; k < 100 && !dropped; k++) {
+	/* wait until it holds the interface, then read its capabilities */
+	struct unetmap_nic_info ni;
+	for (int k = 0; k < 100 && unetmap_nic_info("va", &ni) != 0; k++)
 		usleep(30 * 1000);
-		FILE *fp = fopen(path, "r");
-		if (fp == NULL)
-			break;
-		struct unetmap_nic_info ni;
-		bool held = unetmap_nic_info("va", &ni) == 0;
-		while (held && fgets(line, sizeof(line), fp) != NULL)
-			if (strncmp(line, "CapEff:", 7) == 0)
-				dropped = strtoull(line + 7, NULL, 16) == 0;
-		fclose(fp);
-	}
+	bool dropped = t_caps_gone(pid, 3000);
 	CHECK(dropped, "pkt-gen on netmap:va kept capabilities after opening its port");
 	kill(pid, SIGINT);
 	waitpid(pid, NULL, 0);

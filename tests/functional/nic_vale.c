@@ -494,21 +494,12 @@ static void two_nics(void)
 
 /* ---- the XDP fast path between NIC ports (src/ports/vale_xdp.c) ---------------- */
 
-/* the helper of interface ifname says the fast path serves it */
+/* the helper of vale0:IF says the fast path serves it */
 static bool xdp_on(const char *ifname)
 {
-	struct unm_registry *r = unm_registry();
-	bool on = false;
-	if (r == NULL || unm_lock() < 0)
-		return false;
-	for (uint32_t i = 0; i < r->port_hwm; i++) {
-		const struct unm_port *p = &r->ports[i];
-		if (p->kind == UNM_PORT_VALE && p->vnic.role == UNM_VNIC_NIC &&
-		    strcmp(p->vnic.ifname, ifname) == 0)
-			on = UNM_READ_ONCE(p->vnic.xdp_on) != 0;
-	}
-	unm_unlock();
-	return on;
+	char port[32];
+	snprintf(port, sizeof(port), "vale0:%s", ifname);
+	return unetmap_vale_xdp_state(port, NULL, NULL) == 1;
 }
 
 static bool wait_xdp(const char *ifname, bool want, int ms)
@@ -524,20 +515,10 @@ static bool wait_xdp(const char *ifname, bool want, int ms)
 /* frames port `name` sent (tx) or got (rx) through the fast path */
 static uint64_t xdp_frames(const char *name, bool tx)
 {
-	struct unm_registry *r = unm_registry();
-	uint64_t n = 0;
-	if (r == NULL || unm_lock() < 0)
+	uint64_t sent = 0, recv = 0;
+	if (unetmap_vale_xdp_state(name, &sent, &recv) < 0)
 		return 0;
-	struct unm_port *p = unm_port_find_locked(name);
-	struct unm_map *m = p != NULL ? unm_map_get(p->mem_id, p->mem_gen) : NULL;
-	if (m != NULL) {
-		uint32_t obj = tx ? p->tx_obj : p->rx_obj, cnt = tx ? p->ntx : p->nrx;
-		for (uint32_t i = 0; obj != UNM_NONE && i < cnt; i++)
-			n += UNM_READ_ONCE(unm_kring_ptr(m, obj + i)->xdp_frames);
-		unm_map_put(m);
-	}
-	unm_unlock();
-	return n;
+	return tx ? sent : recv;
 }
 
 /* xdp_frames(name, tx) reaches at least `want` within ms */
@@ -566,6 +547,8 @@ static void fast_path(void)
 	e = attach("vale0:vc", NR_REG_ALL_NIC);
 	REQUIRE(e == 0, "attach vale0:vc: %s (%s)", strerror(e), unetmap_last_error());
 	pid_t ha = helper_of("va"), hc = helper_of("vc");
+	CHECK(t_caps_gone(ha, 2000) && t_caps_gone(hc, 2000),
+	      "the attachment helpers kept capabilities after opening their ports");
 	int sb = t_pkt_sock(t_vb), sd = t_pkt_sock(t_vd);
 	/* the switch learns b_mac on va and d_mac on vc (broadcasts: the
 	 * switch's path floods them, vale0:p gets them too) */
@@ -646,6 +629,9 @@ static void fast_path(void)
 	CHECK(got == NF, "UNETMAP_VALE_XDP=0: vd got %d of %d", got, NF);
 	CHECK(!xdp_on("va") && xdp_frames("vale0:va", true) == 0,
 	      "UNETMAP_VALE_XDP=0: fast path on (%d) or used", xdp_on("va"));
+	CHECK(unetmap_vale_xdp_state("vale0:p", NULL, NULL) == -ENOENT &&
+	      unetmap_vale_xdp_state("netmap:va", NULL, NULL) == -EINVAL,
+	      "unetmap_vale_xdp_state of a plain port / a non-VALE name");
 	CHECK(detach("vale0:vc") == 0, "detach vale0:vc: %s", unetmap_last_error());
 	detach_clean("vale0:va", ha, "fast path off");
 	nmport_close(p);

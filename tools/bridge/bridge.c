@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include <libnetmap.h>
+#include <unetmap.h>
 
 #define BURST_DEF	1024u
 #define BURST_MAX	8192u
@@ -421,6 +422,10 @@ int main(int argc, char **argv)
 		free(ifa_host);
 		return 1;
 	}
+	/* both ports are open: moving frames needs no privilege (a NIC
+	 * port's kernel objects belong to its helper process) */
+	if (unetmap_drop_privileges() < 0)
+		D("cannot drop capabilities: %s", strerror(errno));
 	/* one region: frames move by buffer index (libnetmap gives both ports
 	 * the same nmem_d exactly when their nr_mem_id is the same) */
 	zcopy = zcopy && sa.d->mem == sb.d->mem;

@@ -496,6 +496,16 @@ static int do_stats(const char *sw)
 		       s->rx_frames, s->rx_bytes, s->tx_frames, s->tx_bytes,
 		       s->drop_full, s->drop_closed, s->drop_malformed, s->drop_dead);
 	}
+	/* interfaces attached to the switch: their XDP fast path */
+	for (int i = 0; i < n; i++) {
+		uint64_t sent, recv;
+		int on = unetmap_vale_xdp_state(port_stats[i].name, &sent, &recv);
+		if (on >= 0)
+			printf("%.*s: XDP fast path %s, %" PRIu64 " frames sent and %" PRIu64
+			       " received through it (included above)\n",
+			       (int)sizeof(port_stats[i].name), port_stats[i].name, on ? "on" : "off",
+			       sent, recv);
+	}
 	return 0;
 }
 
