@@ -3,9 +3,8 @@
  *
  * The port (registry entry, rings, a private region sized for them) is
  * shared like any other port: hardware ring i is queue i of IF in each
- * direction, and the host rings follow them (ring ids ntx.. / nrx..; as many
- * as the REGISTER that created the port asked for, see
- * unm_nic_lookup_locked()).  What reaches the kernel is process-local: the registration that
+ * direction, and nhost host rings per direction follow them (ring ids ntx /
+ * nrx on).  What reaches the kernel is process-local: the registration that
  * binds rings opens a session on IF (src/nic/kobj.c: the helper process
  * that owns the XDP program, XSKMAP, tcx links and TAP as long as some
  * session lives) and one socket per queue it binds, over this process's

@@ -304,8 +304,8 @@ static void host_rings(const char *mode)
 	nmport_close(d);
 	CHECK(t_nic_clean(1500, 0, why, sizeof(why)), "%s: after 2 host rings: %s", mode, why);
 
-	/* idle again: the next first registration decides */
-	d = open_host("netmap:va^", 3);
+	/* idle again: the next first registration decides (libnetmap's way) */
+	d = t_open("netmap:va^@conf:host_rings=3");
 	CHECK(host_counts(d, 3) && d->first_rx_ring == NQ && d->last_rx_ring == NQ + 2,
 	      "%s: re-opened with 3: %u/%u host rings, RX %d..%d", mode, d->reg.nr_host_tx_rings,
 	      d->reg.nr_host_rx_rings, d->first_rx_ring, d->last_rx_ring);
