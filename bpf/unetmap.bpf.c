@@ -24,6 +24,11 @@
  *                       goes to the TAP (host RX ring), or is dropped while
  *                       there is no TAP.  Our own transmissions (AF_XDP,
  *                       PACKET_QDISC_BYPASS) do not pass through tc egress.
+ *                       skb->queue_mapping is set to the NIC TX queue the
+ *                       stack would have used (see nic_txq()).
+ *   unm_tap_steer       the TAP's queue steering (TUNSETSTEERINGEBPF): host
+ *                       RX ring k, TAP queue k, gets the frames sent on NIC
+ *                       TX queues q with q mod (TAP queues) == k.
  *   unm_tc_tap_ingress  tcx ingress on the TAP: what the application writes
  *                       on the host TX ring is marked and handed to the stack
  *                       as if it had arrived on the NIC.
@@ -67,7 +72,7 @@ struct unm_fwd_val {
 	__u32 slot;		/* that port's entry in unm_fstat */
 };
 
-#define UNM_FWD_SLOTS	64
+#define UNM_FWD_SLOTS	256	/* switch port index (UNM_VALE_MAXPORTS) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -104,6 +109,15 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } unm_fon SEC(".maps");
+
+/* host rings: the NIC's TX queue count (real_num_tx_queues), written by
+ * the loader when it creates the TAP */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} unm_ntxq SEC(".maps");
 
 static __always_inline struct unm_cfg *cfg(void)
 {
@@ -174,14 +188,39 @@ int unm_tc_nic_ingress(struct __sk_buff *skb)
 	return UNM_TCX_DROP;
 }
 
+/* The TX queue of the NIC the stack would pick for skb.  tc egress runs
+ * before the kernel picks it (__dev_queue_xmit: sch_handle_egress, then
+ * netdev_core_pick_tx), so this is skb_tx_hash() of a device without XPS
+ * maps and without traffic classes: a recorded RX queue (queue_mapping is
+ * RX queue + 1 on a forwarded frame) modulo the queue count, else the flow
+ * hash (a socket's sk_txhash, or the flow dissector's) scaled to it. */
+static __always_inline __u32 nic_txq(struct __sk_buff *skb)
+{
+	__u32 k = 0, *n = bpf_map_lookup_elem(&unm_ntxq, &k);
+	__u32 nq = n != NULL && *n > 0 ? *n : 1;
+	__u32 qm = skb->queue_mapping;
+	if (qm != 0)
+		return (qm - 1) % nq;
+	return (__u32)(((__u64)bpf_get_hash_recalc(skb) * nq) >> 32);
+}
+
 SEC("tc")
 int unm_tc_nic_egress(struct __sk_buff *skb)
 {
 	struct unm_cfg *c = cfg();
-	(void)skb;
 	if (c == NULL || c->tap_ifindex == 0)
 		return UNM_TCX_DROP;	/* no host RX ring: nothing reaches the wire */
+	/* kept by the redirect: the TAP's steering reads it */
+	skb->queue_mapping = nic_txq(skb);
 	return bpf_redirect(c->tap_ifindex, 0);
+}
+
+/* the TAP queue of a frame: its NIC TX queue (tun takes it modulo the
+ * number of queues, as netmap maps a queue to host RX ring queue mod count) */
+SEC("socket")
+int unm_tap_steer(struct __sk_buff *skb)
+{
+	return (int)skb->queue_mapping;
 }
 
 SEC("tc")

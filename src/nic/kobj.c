@@ -502,7 +502,8 @@ enum { OP_OPEN = 1, OP_HOST, OP_INFO, OP_FWD };
 
 struct nic_req {
 	uint32_t magic, version, size, op;
-	uint32_t backend, flags, ifindex, pad;
+	uint32_t backend, flags, ifindex;
+	uint32_t ntap;		/* TAP queues if this request creates the TAP */
 	char ifname[16];
 };
 
@@ -515,14 +516,21 @@ struct nic_rep {
 				 * UNM_NIC_FWD_FDS fast-path maps, or -1 */
 	struct unm_nic_info info;
 	char msg[256];
+	/* host rings: the TAP's queue fds are the last ntap of the SCM_RIGHTS
+	 * array, queue k at index fd_tap + k */
+	uint32_t ntap;
 };
 
-/* send a reply with up to two fds */
+/* fds of one reply at most: the XSKMAP, the TAP queues, the fast-path maps */
+#define REP_FDS_MAX	(8 + UNM_NIC_MAX_HOST)
+_Static_assert(REP_FDS_MAX >= 1 + UNM_NIC_MAX_HOST + UNM_NIC_FWD_FDS, "reply fd array");
+
+/* send a reply with up to REP_FDS_MAX fds */
 static int send_rep(int sock, const struct nic_rep *rep, const int *fds, int nfds)
 {
 	struct iovec iov = { .iov_base = (void *)rep, .iov_len = sizeof(*rep) };
 	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
+		char buf[CMSG_SPACE(REP_FDS_MAX * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct msghdr m;
@@ -558,6 +566,9 @@ struct helper {
 	int fwd_fds[UNM_NIC_FWD_FDS];	/* XDP backend: the VALE fast-path maps */
 	int xdp_link, tc_in_link, eg_link, tap_fd, tap_link;
 	struct unm_nic_info info;
+	uint32_t host_rings;		/* TAP queues the first session asked for */
+	uint32_t ntap;			/* TAP queues: tap_fds[0] is tap_fd */
+	int tap_fds[UNM_NIC_MAX_HOST];
 };
 
 static char libbpf_msg[160];
@@ -876,11 +887,63 @@ static void tap_disable_ipv6(const char *name)
 	}
 }
 
-/* the TAP of the host rings, its tcx ingress link, the redirect to it */
-static int make_host(struct helper *h)
+/* one more queue of the multi-queue TAP name: its fd or -errno */
+static int tap_queue(const char *name)
+{
+	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* The other queues of the TAP (queue 0 is fd), the steering program that
+ * makes the stack's TX queue choose the TAP queue, and the NIC's TX queue
+ * count that program's egress side needs (see kobj.h, "Which TX queue"). */
+static int host_queues(struct helper *h, const char *name, int fd, uint32_t nq)
+{
+	int r;
+	h->tap_fds[0] = fd;
+	for (h->ntap = 1; h->ntap < nq; h->ntap++) {
+		if ((r = tap_queue(name)) < 0) {
+			unm_seterr(PORT_FMT ": opening queue %u of the TAP %s: %s", h->ifname,
+				   h->ntap, name, strerror(-r));
+			return r;
+		}
+		h->tap_fds[h->ntap] = r;
+	}
+	int steer = find_prog(h, "unm_tap_steer");
+	if (steer < 0 || ioctl(fd, TUNSETSTEERINGEBPF, &steer) < 0) {
+		r = steer < 0 ? steer : -errno;
+		unm_seterr(PORT_FMT ": attaching the queue steering program to the TAP %s: %s",
+			   h->ifname, name, strerror(-r));
+		return r;
+	}
+	int qfd = bpf_object__find_map_fd_by_name(h->obj, "unm_ntxq");
+	uint32_t k = 0, ntxq = h->info.ntxq ? h->info.ntxq : 1;
+	if (qfd < 0 || bpf_map_update_elem(qfd, &k, &ntxq, BPF_ANY) < 0) {
+		r = qfd < 0 ? qfd : -errno;
+		unm_seterr(PORT_FMT ": writing the TX queue count: %s", h->ifname, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+/* the TAP of the host rings (nq queues), its tcx ingress link, the
+ * redirect to it */
+static int make_host(struct helper *h, uint32_t nq)
 {
 	if (h->tap_fd >= 0)
 		return 0;
+	nq = nq == 0 ? 1 : nq > UNM_NIC_MAX_HOST ? UNM_NIC_MAX_HOST : nq;
 	char name[IF_NAMESIZE] = "";
 	int fd = -1, r = -EBUSY;
 	for (unsigned k = 0; k < 10 && fd < 0; k++) {
@@ -893,6 +956,12 @@ static int make_host(struct helper *h)
 			snprintf(full, sizeof(full), "unm%d.%u-%s", h->ifindex, k, h->ifname);
 		memcpy(name, full, sizeof(name) - 1);
 		name[sizeof(name) - 1] = '\0';
+		/* a multi-queue TAP of that name still held by the sessions of
+		 * a helper gone would take us as one more queue: not ours */
+		if (if_nametoindex(name) != 0) {
+			r = -EEXIST;
+			continue;
+		}
 		fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0) {
 			r = -errno;
@@ -902,7 +971,7 @@ static int make_host(struct helper *h)
 		struct ifreq ifr;
 		memset(&ifr, 0, sizeof(ifr));
 		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-		ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE;
 		if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 			r = -errno;
 			close(fd);
@@ -925,6 +994,8 @@ static int make_host(struct helper *h)
 	}
 	int tidx = (int)if_nametoindex(name);
 	tap_disable_ipv6(name);
+	if ((r = host_queues(h, name, fd, nq)) < 0)
+		goto fail;
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_mtu = (int)h->info.mtu;
@@ -960,11 +1031,15 @@ static int make_host(struct helper *h)
 	}
 	h->tap_fd = fd;
 	h->info.tap_ifindex = (uint32_t)tidx;
+	h->info.tap_queues = h->ntap;
 	memcpy(h->info.tap_name, name, sizeof(h->info.tap_name));
 	h->info.flags |= UNM_NIC_I_HOST;
 	return 0;
 fail:
 	close(fd);
+	for (uint32_t i = 1; i < h->ntap; i++)
+		close(h->tap_fds[i]);
+	h->ntap = 0;
 	return r;
 }
 
@@ -1005,7 +1080,7 @@ static int setup(struct helper *h, uint32_t backend)
 		for (int i = 0; i < UNM_NIC_FWD_FDS; i++)
 			h->fwd_fds[i] = -1;
 	}
-	if ((h->flags & UNM_NIC_F_HOST) && (r = make_host(h)) < 0)
+	if ((h->flags & UNM_NIC_F_HOST) && (r = make_host(h, h->host_rings)) < 0)
 		return r;
 	unm_clearerr();
 	return 0;
@@ -1020,6 +1095,9 @@ static void teardown(struct helper *h)
 			close(*fds[i]);
 			*fds[i] = -1;
 		}
+	for (uint32_t i = 1; i < h->ntap; i++)
+		close(h->tap_fds[i]);
+	h->ntap = 0;
 	if (h->obj != NULL)
 		bpf_object__close(h->obj);
 	h->obj = NULL;
@@ -1067,7 +1145,7 @@ static bool req_ok(const struct nic_req *q, ssize_t n)
 static bool serve(struct helper *h, struct conn *c, const struct nic_req *q, uint32_t *users)
 {
 	struct nic_rep rep;
-	int fds[2 + UNM_NIC_FWD_FDS], nfds = 0, err = 0;
+	int fds[REP_FDS_MAX], nfds = 0, err = 0;
 	bool host = q->op == OP_HOST || (q->op == OP_OPEN && (q->flags & UNM_NIC_F_HOST));
 	if (q->op != OP_OPEN && q->op != OP_HOST && q->op != OP_INFO && q->op != OP_FWD) {
 		unm_seterr(PORT_FMT ": unknown request %u", h->ifname, q->op);
@@ -1089,7 +1167,7 @@ static bool serve(struct helper *h, struct conn *c, const struct nic_req *q, uin
 			   unm_nic_backend_name(q->backend));
 		err = -EBUSY;
 	} else if (host) {
-		err = make_host(h);
+		err = make_host(h, q->ntap);
 	} else if (q->op == OP_FWD && h->fwd_fds[UNM_NIC_FWD_FDS - 1] < 0) {
 		unm_seterr(PORT_FMT ": the %s backend has no XDP fast path", h->ifname,
 			   unm_nic_backend_name(h->info.backend));
@@ -1105,9 +1183,12 @@ static bool serve(struct helper *h, struct conn *c, const struct nic_req *q, uin
 		rep.fd_xskmap = nfds;
 		fds[nfds++] = h->xsk_fd;
 	}
+	/* the TAP's queues last (rep.ntap of them from rep.fd_tap) */
 	if (err == 0 && host) {
 		rep.fd_tap = nfds;
-		fds[nfds++] = h->tap_fd;
+		for (uint32_t i = 0; i < h->ntap && nfds < REP_FDS_MAX; i++)
+			fds[nfds++] = h->tap_fds[i];
+		rep.ntap = (uint32_t)(nfds - rep.fd_tap);
 	}
 	if (err == 0 && q->op == OP_FWD) {
 		rep.fd_fwd = nfds;
@@ -1192,6 +1273,7 @@ static __attribute__((noreturn)) void helper_main(int first, int ifindex)
 	memcpy(h.ifname, q.ifname, sizeof(h.ifname));
 	h.ifname[sizeof(h.ifname) - 1] = '\0';
 	h.flags = q.flags;
+	h.host_rings = q.ntap;
 
 	/* the election */
 	struct sockaddr_un sa;
@@ -1289,6 +1371,28 @@ static void session_reset(struct unm_nic_session *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->sock = s->xskmap_fd = s->tap_fd = -1;
+	for (int i = 0; i < UNM_NIC_MAX_HOST; i++)
+		s->tap_fds[i] = -1;
+}
+
+/* the TAP queue fds a reply brought (tap[0..ntap)) */
+static void taps_close(int *tap, uint32_t ntap)
+{
+	for (uint32_t i = 0; i < ntap && i < UNM_NIC_MAX_HOST; i++)
+		if (tap[i] >= 0) {
+			close(tap[i]);
+			tap[i] = -1;
+		}
+}
+
+/* the session takes the TAP queue fds of a reply */
+static void taps_take(struct unm_nic_session *s, const int *tap, uint32_t ntap)
+{
+	taps_close(s->tap_fds, s->ntap);
+	for (uint32_t i = 0; i < ntap; i++)
+		s->tap_fds[i] = tap[i];
+	s->ntap = ntap;
+	s->tap_fd = ntap > 0 ? tap[0] : -1;
 }
 
 static bool helper_trusted(int fd)
@@ -1300,14 +1404,16 @@ static bool helper_trusted(int fd)
 	return cr.uid == 0 || cr.uid == geteuid();
 }
 
-/* send a request, wait for the reply and its fds (-1 where none) */
-/* most fds in one reply: XSKMAP, TAP, the fast-path maps */
-#define NFDS_MAX	(2 + UNM_NIC_FWD_FDS)
-
+/* send a request, wait for the reply and its fds (-1 where none; the TAP
+ * queues in tap[0..rep->ntap), tap has UNM_NIC_MAX_HOST entries; with fwd
+ * != NULL, the UNM_NIC_FWD_FDS fast-path maps of OP_FWD in fwd[]) */
 static int transact(int sock, const char *ifname, const struct nic_req *q,
 		    struct nic_rep *rep, int *xsk, int *tap, int *fwd, int timeout_ms)
 {
-	*xsk = *tap = -1;
+	*xsk = -1;
+	for (int i = 0; i < UNM_NIC_MAX_HOST; i++)
+		tap[i] = -1;
+	rep->ntap = 0;
 	for (int i = 0; fwd != NULL && i < UNM_NIC_FWD_FDS; i++)
 		fwd[i] = -1;
 	if (send(sock, q, sizeof(*q), MSG_NOSIGNAL) != (ssize_t)sizeof(*q))
@@ -1326,7 +1432,7 @@ static int transact(int sock, const char *ifname, const struct nic_req *q,
 	}
 	struct iovec iov = { .iov_base = rep, .iov_len = sizeof(*rep) };
 	union {
-		char buf[CMSG_SPACE(NFDS_MAX * sizeof(int))];
+		char buf[CMSG_SPACE(REP_FDS_MAX * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct msghdr m;
@@ -1336,11 +1442,11 @@ static int transact(int sock, const char *ifname, const struct nic_req *q,
 	m.msg_control = u.buf;
 	m.msg_controllen = sizeof(u.buf);
 	ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	int fds[NFDS_MAX], nfds = 0;
+	int fds[REP_FDS_MAX], nfds = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); n > 0 && c != NULL; c = CMSG_NXTHDR(&m, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
 			int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			for (int i = 0; i < k && nfds < NFDS_MAX; i++)
+			for (int i = 0; i < k && nfds < REP_FDS_MAX; i++)
 				memcpy(&fds[nfds++], CMSG_DATA(c) + (size_t)i * sizeof(int), sizeof(int));
 		}
 	if (n <= 0)
@@ -1353,25 +1459,29 @@ static int transact(int sock, const char *ifname, const struct nic_req *q,
 			   "unetmap version?)", ifname);
 		return -EPROTO;
 	}
+	uint32_t ntap = 0;
 	for (int i = 0; i < nfds; i++) {
+		uint32_t t = (uint32_t)(i - rep->fd_tap);
 		if (i == rep->fd_xskmap)
 			*xsk = fds[i];
-		else if (i == rep->fd_tap)
-			*tap = fds[i];
+		else if (rep->fd_tap >= 0 && i >= rep->fd_tap && t < rep->ntap &&
+			 t < UNM_NIC_MAX_HOST && t == ntap)
+			tap[ntap++] = fds[i];
 		else if (fwd != NULL && rep->fd_fwd >= 0 && i >= rep->fd_fwd &&
 			 i < rep->fd_fwd + UNM_NIC_FWD_FDS)
 			fwd[i - rep->fd_fwd] = fds[i];
 		else
 			close(fds[i]);
 	}
+	rep->ntap = ntap;	/* the queues received, in order */
 	rep->msg[sizeof(rep->msg) - 1] = '\0';
 	if (rep->err < 0) {
 		unm_seterr("%s", rep->msg);
 		if (*xsk >= 0)
 			close(*xsk);
-		if (*tap >= 0)
-			close(*tap);
-		*xsk = *tap = -1;
+		taps_close(tap, ntap);
+		*xsk = -1;
+		rep->ntap = 0;
 		for (int i = 0; fwd != NULL && i < UNM_NIC_FWD_FDS; i++)
 			if (fwd[i] >= 0) {
 				close(fwd[i]);
@@ -1481,6 +1591,7 @@ int unm_nic_session_open(const char *ifname, const struct unm_nic_opts *o,
 	req_init(&q, OP_OPEN, ifname, ifindex);
 	q.backend = opts.backend;
 	q.flags = opts.flags;
+	q.ntap = opts.host_rings;
 	for (int attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
 		int sock = -1;
 		if (attempt > 0)
@@ -1504,8 +1615,8 @@ int unm_nic_session_open(const char *ifname, const struct unm_nic_opts *o,
 			return r;
 		}
 		struct nic_rep rep;
-		int xsk, tap;
-		r = transact(sock, ifname, &q, &rep, &xsk, &tap, NULL, REPLY_MS);
+		int xsk, tap[UNM_NIC_MAX_HOST];
+		r = transact(sock, ifname, &q, &rep, &xsk, tap, NULL, REPLY_MS);
 		if (r == -ECONNRESET || (r == 0 && rep.lost)) {
 			close(sock);	/* a helper exiting, or a lost election */
 			continue;
@@ -1516,7 +1627,8 @@ int unm_nic_session_open(const char *ifname, const struct unm_nic_opts *o,
 		}
 		s->sock = sock;
 		s->xskmap_fd = xsk;
-		s->tap_fd = tap;
+		taps_take(s, tap, rep.ntap);
+		s->host_rings = opts.host_rings;
 		s->info = rep.info;
 		if (opts.backend == UNM_NIC_AUTO && s->info.backend == UNM_NIC_XDP &&
 		    (r = unm_nic_check_caps(ifname, 0, opts.umem_bytes, UNM_NIC_XDP)) < 0) {
@@ -1529,26 +1641,25 @@ int unm_nic_session_open(const char *ifname, const struct unm_nic_opts *o,
 	return -EAGAIN;
 }
 
-static int session_request(struct unm_nic_session *s, uint32_t op)
+/* one request on an open session; fwd: see transact() */
+static int session_request(struct unm_nic_session *s, uint32_t op, int *fwd)
 {
 	if (s == NULL || s->sock < 0)
 		return -EBADF;
 	struct nic_req q;
 	struct nic_rep rep;
-	int xsk, tap;
+	int xsk, tap[UNM_NIC_MAX_HOST];
 	req_init(&q, op, s->info.ifname, (int)s->info.ifindex);
-	int r = transact(s->sock, s->info.ifname, &q, &rep, &xsk, &tap, NULL, REPLY_MS);
+	q.ntap = s->host_rings;
+	int r = transact(s->sock, s->info.ifname, &q, &rep, &xsk, tap, fwd, REPLY_MS);
 	if (r == -ECONNRESET)
 		unm_seterr(PORT_FMT ": the NIC helper is gone", s->info.ifname);
 	if (r < 0)
 		return r;
 	if (xsk >= 0)
 		close(xsk);
-	if (tap >= 0) {
-		if (s->tap_fd >= 0)
-			close(s->tap_fd);
-		s->tap_fd = tap;
-	}
+	if (rep.ntap > 0)
+		taps_take(s, tap, rep.ntap);
 	s->info = rep.info;
 	return 0;
 }
@@ -1557,26 +1668,14 @@ int unm_nic_session_host(struct unm_nic_session *s)
 {
 	if (s != NULL && s->tap_fd >= 0)
 		return 0;
-	return session_request(s, OP_HOST);
+	return session_request(s, OP_HOST, NULL);
 }
 
 int unm_nic_session_fwd(struct unm_nic_session *s, int fds[UNM_NIC_FWD_FDS])
 {
 	for (int i = 0; i < UNM_NIC_FWD_FDS; i++)
 		fds[i] = -1;
-	if (s == NULL || s->sock < 0)
-		return -EBADF;
-	struct nic_req q;
-	struct nic_rep rep;
-	int xsk, tap;
-	req_init(&q, OP_FWD, s->info.ifname, (int)s->info.ifindex);
-	int r = transact(s->sock, s->info.ifname, &q, &rep, &xsk, &tap, fds, REPLY_MS);
-	if (r == -ECONNRESET)
-		unm_seterr(PORT_FMT ": the NIC helper is gone", s->info.ifname);
-	if (xsk >= 0)
-		close(xsk);
-	if (tap >= 0)
-		close(tap);
+	int r = session_request(s, OP_FWD, fds);
 	if (r == 0 && fds[UNM_NIC_FWD_FDS - 1] < 0) {
 		for (int i = 0; i < UNM_NIC_FWD_FDS; i++)
 			if (fds[i] >= 0) {
@@ -1591,7 +1690,7 @@ int unm_nic_session_fwd(struct unm_nic_session *s, int fds[UNM_NIC_FWD_FDS])
 
 int unm_nic_session_refresh(struct unm_nic_session *s)
 {
-	return session_request(s, OP_INFO);
+	return session_request(s, OP_INFO, NULL);
 }
 
 void unm_nic_session_close(struct unm_nic_session *s)
@@ -1600,8 +1699,7 @@ void unm_nic_session_close(struct unm_nic_session *s)
 		return;
 	if (s->xskmap_fd >= 0)
 		close(s->xskmap_fd);
-	if (s->tap_fd >= 0)
-		close(s->tap_fd);
+	taps_close(s->tap_fds, s->ntap);	/* tap_fd is tap_fds[0] */
 	if (s->sock >= 0)
 		close(s->sock);
 	session_reset(s);
@@ -1617,14 +1715,13 @@ int unm_nic_info(const char *ifname, struct unm_nic_info *info)
 			break;
 		struct nic_req q;
 		struct nic_rep rep;
-		int xsk, tap;
+		int xsk, tap[UNM_NIC_MAX_HOST];
 		req_init(&q, OP_INFO, ifname, ifindex);
-		r = transact(sock, ifname, &q, &rep, &xsk, &tap, NULL, 2000);
+		r = transact(sock, ifname, &q, &rep, &xsk, tap, NULL, 2000);
 		close(sock);
 		if (xsk >= 0)
 			close(xsk);
-		if (tap >= 0)
-			close(tap);
+		taps_close(tap, rep.ntap);
 		if (r == 0) {
 			*info = rep.info;
 			return 0;

@@ -50,13 +50,29 @@
  *
  * Host rings: UNM_NIC_F_HOST in the options (or unm_nic_session_host()
  * later) creates, once per helper, the TAP "unm<ifindex>-<ifname>" (IFF_TAP,
- * IFF_NO_PI, not persistent, up, IF's MTU, IPv6 off) and its tcx ingress
- * link, and passes the TAP fd (O_NONBLOCK; one queue: every session holding
- * it reads and writes the same queue, so give it to the one user of the host
- * rings).  Reading it yields what the stack sent on IF; a frame written to
- * it is received by the stack as if it had arrived on IF (marked
- * UNM_NIC_MARK).  The TAP goes away when the helper and every session that
- * got its fd have closed it.
+ * IFF_NO_PI, IFF_MULTI_QUEUE, not persistent, up, IF's MTU, IPv6 off) with
+ * opts.host_rings queues (1 if 0, at most UNM_NIC_MAX_HOST), its tcx ingress
+ * link and its steering program, and passes the fd of every queue
+ * (O_NONBLOCK; every session holding them reads and writes the same queues,
+ * so give them to the one user of the host rings): s.tap_fds[k] is queue k,
+ * s.ntap of them, s.tap_fd is queue 0.  The queue count is fixed when the TAP
+ * is created; later sessions get the existing one.  Reading queue k yields
+ * what the stack sent on IF on TX queue q with q mod ntap == k; a frame
+ * written to any queue is received by the stack as if it had arrived on IF
+ * (marked UNM_NIC_MARK).  The TAP goes away when the helper and every
+ * session that got its fds have closed them.
+ *
+ * Which TX queue of IF "the stack sent on": tc egress, where unm_tc_nic_egress
+ * diverts the frame, runs before the kernel picks the TX queue
+ * (__dev_queue_xmit: sch_handle_egress, then netdev_core_pick_tx), so the
+ * program computes the queue the kernel would pick without XPS and without a
+ * multi-class qdisc (skb_tx_hash): a recorded RX queue (forwarded frames)
+ * modulo the TX queue count, else the flow hash scaled to it (for a socket's
+ * traffic its sk_txhash, the value the kernel's pick also starts from).  It
+ * stores the queue in skb->queue_mapping, which survives bpf_redirect to the
+ * TAP, where the steering program (TUNSETSTEERINGEBPF, unm_tap_steer)
+ * returns it and tun takes it modulo its queue count.  XPS maps and mqprio
+ * classes of IF are not visible to tc programs and are not followed.
  *
  * Pre-checks (in the helper, before anything is attached): an XDP program
  * already on IF (any mode), tcx programs or links on IF, a clsact/ingress
@@ -108,6 +124,9 @@ enum unm_nic_backend {
 	UNM_NIC_PACKET = 2,
 };
 
+/* host rings (TAP queues) at most */
+#define UNM_NIC_MAX_HOST	16
+
 /* opts.flags */
 #define UNM_NIC_F_HOST		0x1	/* TAP + its links now (host rings) */
 #define UNM_NIC_F_TAKEOVER	0x2	/* detach foreign XDP/tcx/clsact instead
@@ -118,6 +137,8 @@ struct unm_nic_opts {
 	uint32_t backend;	/* enum unm_nic_backend */
 	uint32_t flags;		/* UNM_NIC_F_* */
 	uint64_t umem_bytes;	/* > 0: check the UMEM can be locked (XDP) */
+	uint32_t host_rings;	/* TAP queues if this session creates the TAP
+				 * (0: 1; at most UNM_NIC_MAX_HOST) */
 };
 
 /* info.flags */
@@ -144,6 +165,7 @@ struct unm_nic_info {
 	char ifname[16];
 	char tap_name[16];
 	char note[96];		/* e.g. why AUTO fell back to PACKET */
+	uint32_t tap_queues;	/* queues of the TAP (host rings), 0: no TAP */
 };
 
 struct unm_nic_session {
@@ -151,6 +173,10 @@ struct unm_nic_session {
 	int xskmap_fd;		/* XDP backend, else -1 */
 	int tap_fd;		/* after F_HOST / unm_nic_session_host(), else -1 */
 	struct unm_nic_info info;
+	/* the TAP's queues: tap_fds[0..ntap), tap_fd == tap_fds[0] */
+	uint32_t host_rings;	/* opts.host_rings: asked for when creating it */
+	uint32_t ntap;
+	int tap_fds[UNM_NIC_MAX_HOST];
 };
 
 /* Open a session on interface ifname (of this network namespace), starting
@@ -164,7 +190,8 @@ int unm_nic_session_open(const char *ifname, const struct unm_nic_opts *o,
 			 struct unm_nic_session *s);
 
 /* Ask for the host objects (TAP, its tcx ingress link, TAP redirect of the
- * egress link) if not done yet, and get the TAP fd in s->tap_fd. */
+ * egress link) if not done yet, and get the TAP fds in s->tap_fds (a TAP
+ * created now has s->host_rings queues). */
 int unm_nic_session_host(struct unm_nic_session *s);
 
 /* The maps of the VALE fast path in unm_xdp (XDP backend only), for the

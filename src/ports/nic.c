@@ -3,8 +3,8 @@
  *
  * The port (registry entry, rings, a private region sized for them) is
  * shared like any other port: hardware ring i is queue i of IF in each
- * direction, and one host ring per direction follows them (ring ids ntx /
- * nrx).  What reaches the kernel is process-local: the registration that
+ * direction, and nhost host rings per direction follow them (ring ids ntx /
+ * nrx on).  What reaches the kernel is process-local: the registration that
  * binds rings opens a session on IF (src/nic/kobj.c: the helper process
  * that owns the XDP program, XSKMAP, tcx links and TAP as long as some
  * session lives) and one socket per queue it binds, over this process's
@@ -17,9 +17,11 @@
  *   TPACKET_V3        (no native XDP, or UNETMAP_NIC_MODE=packet) frames are
  *                     copied from the RX blocks into the slots' buffers, and
  *                     from the TX slots into sendmmsg() batches.
- *   host rings        the TAP of the session: host RX reads what the stack
- *                     sent on IF, host TX writes frames the stack receives
- *                     as if they came in on IF.
+ *   host rings        the TAP of the session, one queue per host ring: host
+ *                     RX ring k reads what the stack sent on IF on TX
+ *                     queues q with q mod nhost == k, host TX ring k writes
+ *                     on TAP queue k frames the stack receives as if they
+ *                     came in on IF.
  *
  * Syncs run in the caller's context and make a system call only when the
  * kernel asks for one (AF_XDP need_wakeup; TPACKET TX flush; TAP I/O).
@@ -69,6 +71,7 @@ struct nic_fd {
 	int epfd;			/* readable when a socket has frames */
 	uint32_t backend;
 	uint32_t nq;
+	uint32_t ntx, nrx;		/* hardware rings: host ring k is ntx + k / nrx + k */
 	struct nic_q *q[UNM_MAX_RINGS];
 	char mode[16];
 };
@@ -82,6 +85,13 @@ static inline struct nic_q *kq(const struct unm_kref *k)
 static inline bool is_host(const struct unm_kref *k, const struct unm_port *p)
 {
 	return k->kr->dir == NR_TX ? k->kr->ringid >= p->ntx : k->kr->ringid >= p->nrx;
+}
+
+/* the TAP queue fd of a host-ring kref (host ring k: TAP queue k), -1 if none */
+static inline int host_tap(const struct nic_fd *nf, const struct unm_kref *k)
+{
+	uint32_t h = k->kr->ringid - (k->kr->dir == NR_TX ? nf->ntx : nf->nrx);
+	return h < nf->s.ntap ? nf->s.tap_fds[h] : -1;
 }
 
 static uint32_t pow2_at_least(uint32_t v)
@@ -301,6 +311,8 @@ static int nic_fd_attach(struct unm_fd *f)
 		return -ENOMEM;
 	nf->s.sock = nf->s.xskmap_fd = nf->s.tap_fd = -1;
 	nf->epfd = -1;
+	nf->ntx = p->ntx;
+	nf->nrx = p->nrx;
 	f->priv = nf;
 	int xmode, ret;
 	uint32_t backend;
@@ -325,12 +337,20 @@ static int nic_fd_attach(struct unm_fd *f)
 		.backend = backend,
 		.flags = host ? UNM_NIC_F_HOST : 0,
 		.umem_bytes = (uint64_t)mt->p.buf_num * mt->p.buf_size,
+		.host_rings = p->nhost,		/* TAP queues, if it is created now */
 	};
 	if ((ret = unm_nic_session_open(p->name, &o, &nf->s)) < 0)
 		goto fail;
 	nf->backend = nf->s.info.backend;
 	if (host && nf->s.tap_fd < 0 && (ret = unm_nic_session_host(&nf->s)) < 0)
 		goto fail;
+	if (host && nf->s.ntap != p->nhost) {
+		/* the TAP was made by a session that is not a port's */
+		unm_seterr("netmap:%s: the host stack's TAP %s has %u queues for %u host rings",
+			   p->name, nf->s.info.tap_name, nf->s.ntap, p->nhost);
+		ret = -EBUSY;
+		goto fail;
+	}
 	/* one socket per queue with a bound hardware ring */
 	for (uint32_t i = 0; i < f->ntx + f->nrx; i++) {
 		struct unm_kref *k = &f->tx[i];
@@ -357,7 +377,7 @@ static int nic_fd_attach(struct unm_fd *f)
 	nf->epfd = epoll_create1(EPOLL_CLOEXEC);
 	for (uint32_t i = 0; nf->epfd >= 0 && i < f->nrx; i++) {
 		struct unm_kref *k = &f->rx[i];
-		int fd = is_host(k, p) ? nf->s.tap_fd :
+		int fd = is_host(k, p) ? host_tap(nf, k) :
 			 kq(k)->xsk != NULL ? unm_xsk_fd(kq(k)->xsk) : unm_tpk_fd(kq(k)->tpk);
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
 		if (fd >= 0 && epoll_ctl(nf->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) {
@@ -394,8 +414,10 @@ static void fwd_to_host(struct unm_fd *f, struct nic_fd *nf, struct netmap_ring 
 		s->flags &= (uint16_t)~NS_FORWARD;
 		if (nf->s.tap_fd < 0 && unm_nic_session_host(&nf->s) < 0)
 			return;
+		/* any TAP queue reaches the stack: spread the NIC RX rings */
+		int tap = nf->s.ntap > 1 ? nf->s.tap_fds[ring->ringid % nf->s.ntap] : nf->s.tap_fd;
 		if (s->buf_idx - 2 < nbufs - 2 && s->len >= 14 && s->len <= bsz &&
-		    write(nf->s.tap_fd, base + (uint64_t)s->buf_idx * bsz, s->len) < 0) {
+		    write(tap, base + (uint64_t)s->buf_idx * bsz, s->len) < 0) {
 			/* a full TAP queue drops the frame, as the stack would */
 		}
 	}
@@ -767,11 +789,12 @@ static int host_rxsync(struct unm_fd *f, struct unm_kref *k)
 	}
 	uint32_t tail = kr->hwtail, from = tail;
 	uint32_t room = unm_dist(tail, unm_prv(head, n), n);
-	for (; room > 0 && nf->s.tap_fd >= 0; room--) {
+	const int tap = host_tap(nf, k);
+	for (; room > 0 && tap >= 0; room--) {
 		struct netmap_slot *s = &ring->slot[tail];
 		if (s->buf_idx - 2 >= nbufs - 2)
 			break;
-		ssize_t got = read(nf->s.tap_fd, base + (uint64_t)s->buf_idx * bsz, bsz);
+		ssize_t got = read(tap, base + (uint64_t)s->buf_idx * bsz, bsz);
 		if (got <= 0)
 			break;
 		s->len = (uint16_t)got;
@@ -789,6 +812,7 @@ static int host_txsync(struct unm_fd *f, struct unm_kref *k)
 	struct unm_kring *kr = k->kr;
 	struct nic_fd *nf = k->priv;
 	const struct unm_region_meta *mt = f->map->meta;
+	const int tap = host_tap(nf, k);
 	uint32_t lim;
 
 	if (unm_unlikely(tx_begin(f, k, &lim) < 0))
@@ -804,7 +828,7 @@ static int host_txsync(struct unm_fd *f, struct unm_kref *k)
 		}
 		/* the stack gets it as if it came in on IF; a full TAP queue
 		 * drops it (as a NIC would) */
-		if (nf->s.tap_fd >= 0 && writev(nf->s.tap_fd, iov, c) > 0)
+		if (tap >= 0 && writev(tap, iov, c) > 0)
 			kr->tx_frames++;
 		else
 			kr->drop_full++;
@@ -912,11 +936,28 @@ int unm_nic_lookup_locked(const char *name, struct nmreq_register *req, bool cre
 	uint32_t rxs = req && req->nr_rx_slots ? req->nr_rx_slots : NIC_DEF_SLOTS;
 	txs = unm_bound(txs, NIC_DEF_SLOTS, NIC_MIN_SLOTS, UNM_MAX_SLOTS);
 	rxs = unm_bound(rxs, NIC_DEF_SLOTS, NIC_MIN_SLOTS, UNM_MAX_SLOTS);
+	/* Host rings: as many as the creating REGISTER asks for (the larger of
+	 * nr_host_tx_rings and nr_host_rx_rings: one count serves both
+	 * directions, a TAP queue being one of each), 1 if it asks for none;
+	 * later registrations get this count, and it is back to 1 once the port
+	 * is gone with its last user.  netmap honours the two counts apart and
+	 * bounds them only by memory; here each host ring is a queue (an fd) of
+	 * the TAP, at most UNM_NIC_MAX_HOST, and ring ids stop at UNM_MAX_RINGS. */
+	uint32_t nhost = 1;
+	if (req != NULL && (req->nr_host_tx_rings > 1 || req->nr_host_rx_rings > 1))
+		nhost = req->nr_host_tx_rings > req->nr_host_rx_rings ?
+			req->nr_host_tx_rings : req->nr_host_rx_rings;
+	if (nhost > UNM_NIC_MAX_HOST)
+		nhost = UNM_NIC_MAX_HOST;
+	if (nhost > UNM_MAX_RINGS - (ntxq > nrxq ? ntxq : nrxq))
+		nhost = UNM_MAX_RINGS - (ntxq > nrxq ? ntxq : nrxq);
 	/* a region of its own: every ring's buffers, as much again for
 	 * swaps, monitors and extra buffers, and some room */
-	uint64_t bufs = 2 * ((uint64_t)(ntxq + 1) * txs + (uint64_t)(nrxq + 1) * rxs) + 4096;
+	uint64_t bufs = 2 * ((uint64_t)(ntxq + nhost) * txs + (uint64_t)(nrxq + nhost) * rxs) +
+			4096;
 	uint16_t mem;
-	if ((ret = unm_mem_create_sized_locked((uint32_t)bufs, ntxq + nrxq + 34, 0600, &mem)) < 0)
+	if ((ret = unm_mem_create_sized_locked((uint32_t)bufs, ntxq + nrxq + 2 * nhost + 32, 0600,
+					       &mem)) < 0)
 		return ret;
 	unm_mem_ref_locked(mem);
 	uint32_t idx;
@@ -931,7 +972,7 @@ int unm_nic_lookup_locked(const char *name, struct nmreq_register *req, bool cre
 	p->mem_gen = r->mems[mem].gen;
 	p->ntx = ntxq;
 	p->nrx = nrxq;
-	p->nhost = 1;
+	p->nhost = nhost;
 	p->tx_slots = txs;
 	p->rx_slots = rxs;
 	struct unm_map *m = unm_map_get(mem, p->mem_gen);
@@ -939,16 +980,16 @@ int unm_nic_lookup_locked(const char *name, struct nmreq_register *req, bool cre
 		ret = -ENOMEM;
 		goto fail;
 	}
-	if ((ret = unm_ring_alloc(m, ntxq + 1, txs, &p->tx_obj)) < 0)
+	if ((ret = unm_ring_alloc(m, ntxq + nhost, txs, &p->tx_obj)) < 0)
 		goto fail_map;
-	if ((ret = unm_ring_alloc(m, nrxq + 1, rxs, &p->rx_obj)) < 0) {
-		unm_ring_free(m, p->tx_obj, ntxq + 1);
+	if ((ret = unm_ring_alloc(m, nrxq + nhost, rxs, &p->rx_obj)) < 0) {
+		unm_ring_free(m, p->tx_obj, ntxq + nhost);
 		p->tx_obj = UNM_NONE;
 		goto fail_map;
 	}
-	for (uint32_t i = 0; i <= ntxq; i++)
+	for (uint32_t i = 0; i < ntxq + nhost; i++)
 		unm_ring_init(m, p->tx_obj + i, idx, NR_TX, i, txs, true);
-	for (uint32_t i = 0; i <= nrxq; i++)
+	for (uint32_t i = 0; i < nrxq + nhost; i++)
 		unm_ring_init(m, p->rx_obj + i, idx, NR_RX, i, rxs, true);
 	unm_map_put(m);
 	p->ready = 1;	/* commit */
