@@ -530,6 +530,24 @@ static uint64_t wait_xdp_frames(const char *name, bool tx, uint64_t want, int ms
 	return n;
 }
 
+/* the switch has learned `mac` on port `port`, and the helpers had time to
+ * put it in their maps (a few syncs later) */
+static bool learned(const uint8_t *mac, const char *port)
+{
+	long idx = listed(port);
+	struct unetmap_vale_mac m[64];
+	for (int i = 0; i < 300 && idx >= 0; i++) {
+		int n = unetmap_vale_macs("vale0", m, 64);
+		for (int k = 0; k < n && k < 64; k++)
+			if (memcmp(m[k].mac, mac, 6) == 0 && m[k].port_idx == idx) {
+				usleep(3 * VN_SYNC_WAIT_US);
+				return true;
+			}
+		usleep(10000);
+	}
+	return false;
+}
+
 /* vb and vd with NAPI (GRO on), so that va and vc can take ndo_xdp_xmit:
  * frames between the hosts behind vb and vd never leave the kernel, are
  * counted by the switch, and take the switch's path again while a monitor
@@ -555,6 +573,8 @@ static void fast_path(void)
 	inject(sb, t_vb, bcast, b_mac, 1000, 4);
 	inject(sd, t_vd, bcast, d_mac, 1010, 4);
 	CHECK(port_count(p, 1000, 4, 3000) == 4, "vale0:p: broadcasts from vb");
+	CHECK(learned(b_mac, "vale0:va") && learned(d_mac, "vale0:vc"),
+	      "the switch did not learn b_mac on va and d_mac on vc");
 	CHECK(wait_xdp("va", true, 2000) && wait_xdp("vc", true, 2000),
 	      "fast path not on for va/vc after learning (%d/%d)", xdp_on("va"), xdp_on("vc"));
 	uint64_t t0 = xdp_frames("vale0:va", true), r0 = xdp_frames("vale0:vc", false);
@@ -591,7 +611,7 @@ static void fast_path(void)
 
 	/* d_mac moves to the VALE port p: frames for it go to p, not to vd */
 	port_send(p, bcast, d_mac, 1400, 2);
-	usleep(3 * VN_SYNC_WAIT_US);
+	CHECK(learned(d_mac, "vale0:p"), "d_mac not learned on vale0:p");
 	inject(sb, t_vb, d_mac, b_mac, 1500, NF);
 	got = port_count(p, 1500, NF, 3000);
 	CHECK(got == NF, "moved address: vale0:p got %d of %d", got, NF);
@@ -599,7 +619,7 @@ static void fast_path(void)
 
 	/* back on vc, then vd loses NAPI: the switch's path, nothing lost */
 	inject(sd, t_vd, bcast, d_mac, 1600, 2);
-	usleep(3 * VN_SYNC_WAIT_US);
+	CHECK(learned(d_mac, "vale0:vc"), "d_mac not learned on vale0:vc again");
 	REQUIRE(t_sh("ethtool -K vd gro off >/dev/null") == 0, "ethtool -K vd gro off");
 	CHECK(wait_xdp("va", false, 2000), "fast path still on with vd without NAPI");
 	inject(sb, t_vb, d_mac, b_mac, 1700, NF);
@@ -623,7 +643,8 @@ static void fast_path(void)
 	ha = helper_of("va");
 	inject(sb, t_vb, bcast, b_mac, 1800, 2);
 	inject(sd, t_vd, bcast, d_mac, 1810, 2);
-	usleep(3 * VN_SYNC_WAIT_US);
+	CHECK(learned(b_mac, "vale0:va") && learned(d_mac, "vale0:vc"),
+	      "UNETMAP_VALE_XDP=0: addresses not learned");
 	inject(sb, t_vb, d_mac, b_mac, 1900, NF);
 	got = sock_count(sd, 1900, NF, 3000);
 	CHECK(got == NF, "UNETMAP_VALE_XDP=0: vd got %d of %d", got, NF);
