@@ -1045,7 +1045,7 @@ nic_count_result() {
 # FAR=plain: as created (no NAPI: what veth_xmit hands it goes through the backlog);
 # gro: `ethtool -K IF gro on` (NAPI, the kernel stack receives); xdp: an XDP program
 # dropping every frame (an XDP consumer; NAPI too).  A veth whose peer has no NAPI cannot
-# take redirected frames, so the switch's XDP fast path serves only gro and xdp.
+# take redirected XDP frames: with plain, the switch's fast path redirects skbs instead.
 FAR_PID=''
 far_prep() {
 	case $3 in
@@ -1314,8 +1314,8 @@ ratio() { # a b
 	row "Linux bridge; far veth runs XDP (drop)" nic_bridge_xdp Mpps "${SKIP_NIC:-$SKIP_NIC_FAR_XDP}"
 	echo "(source: xdp_gen on CPU0, one queue; receivers on CPU1; VALE/bridge rows: frames counted"
 	echo " by the far veth's rx_packets, vale-ctl's helper on CPU1, the bridge in softirq on CPU0;"
-	echo " plain far veth: the switch's own path (AF_XDP in and out); GRO/XDP far veth: the"
-	echo " switch's XDP fast path between NIC ports, which needs a destination with NAPI)"
+	echo " the switch's fast path between NIC ports forwards in the kernel: an skb redirect to a"
+	echo " plain far veth (no NAPI), XDP_REDIRECT to one with NAPI (GRO on or XDP))"
 	echo "ratio of medians  netmap:IF (AF_XDP copy) / raw libxdp receiver (target >= 0.9): $(ratio nic_xdp_copy nic_xsk_rx)"
 	echo "ratio of medians  netmap:IF (AF_XDP copy) / raw TPACKET_V3 receiver (target >= 2): $(ratio nic_xdp_copy nic_tpk_rx)"
 	echo "ratio of medians  netmap:IF (TPACKET) / raw TPACKET_V3 receiver: $(ratio nic_packet nic_tpk_rx)"

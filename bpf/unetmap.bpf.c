@@ -20,6 +20,9 @@
  *                       sockets have seen the frame already (taps run before
  *                       tc ingress); the stack must not.  Frames re-injected
  *                       from the TAP (host TX ring) carry our mark and pass.
+ *   unm_tc_nic_fwd      tcx ingress on the NIC (AF_XDP backend): frames of the
+ *                       VALE fast path that unm_xdp passed with their
+ *                       destination in the metadata go out of that NIC.
  *   unm_tc_nic_egress   tcx egress on the NIC: what the host stack transmits
  *                       goes to the TAP (host RX ring), or is dropped while
  *                       there is no TAP.  Our own transmissions (AF_XDP,
@@ -69,8 +72,26 @@ struct {
  * low 48 bits, little-endian load).  Must match src/ports/vale_nic.c. */
 struct unm_fwd_val {
 	__u32 ifindex;		/* the NIC port it was learned on */
-	__u32 slot;		/* that port's entry in unm_fstat */
+	__u16 slot;		/* that port's entry in unm_fstat */
+	__u16 mode;		/* UNM_FWD_XDP or UNM_FWD_SKB */
 };
+
+/* how a frame reaches the destination NIC: XDP_REDIRECT through unm_devs
+ * (ndo_xdp_xmit; the destination must take it: on veth, its peer needs
+ * NAPI), or XDP_PASS with the destination in the frame's metadata, for
+ * unm_tc_nic_fwd to bpf_redirect() the skb (any destination) */
+#define UNM_FWD_XDP	1
+#define UNM_FWD_SKB	2
+
+/* metadata of an UNM_FWD_SKB frame, in front of the data */
+struct unm_fwd_meta {
+	__u32 magic;		/* UNM_FWD_MAGIC */
+	__u32 ifindex;
+};
+#define UNM_FWD_MAGIC	0x756e6d66u	/* "unmf" */
+/* skb->mark of those frames between unm_tc_nic_fwd and the destination's
+ * unm_tc_nic_egress, which lets them out (and clears it) */
+#define UNM_FWD_MARK	0x756e6d01u
 
 #define UNM_FWD_SLOTS	256	/* switch port index (UNM_VALE_MAXPORTS) */
 
@@ -159,22 +180,38 @@ static __always_inline int fast_path(struct xdp_md *ctx)
 	struct unm_fwd_val *t = bpf_map_lookup_elem(&unm_fwd, &dst);
 	if (t == NULL || t->ifindex == ctx->ingress_ifindex)
 		return 0;
-	__u32 slot = t->slot;
-	if (bpf_redirect_map(&unm_devs, t->ifindex, 0) != XDP_REDIRECT)
+	__u32 slot = t->slot, ifindex = t->ifindex;
+	int act;
+	if (t->mode == UNM_FWD_XDP) {
+		if (bpf_redirect_map(&unm_devs, ifindex, 0) != XDP_REDIRECT)
+			return 0;
+		act = XDP_REDIRECT;
+	} else if (t->mode == UNM_FWD_SKB) {
+		if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct unm_fwd_meta)) != 0)
+			return 0;
+		struct unm_fwd_meta *m = (struct unm_fwd_meta *)(long)ctx->data_meta;
+		if ((void *)(m + 1) > (void *)(long)ctx->data)
+			return 0;
+		m->magic = UNM_FWD_MAGIC;
+		m->ifindex = ifindex;
+		act = XDP_PASS;
+	} else {
 		return 0;
+	}
 	struct unm_fstat *st = bpf_map_lookup_elem(&unm_fstat, &slot);
 	if (st != NULL) {
 		st->frames++;
 		st->bytes += len;
 	}
-	return XDP_REDIRECT;
+	return act;
 }
 
 SEC("xdp.frags")
 int unm_xdp(struct xdp_md *ctx)
 {
-	if (fast_path(ctx) == XDP_REDIRECT)
-		return XDP_REDIRECT;
+	int act = fast_path(ctx);
+	if (act != 0)
+		return act;
 	/* the low bits of flags are the action when the key has no socket */
 	return bpf_redirect_map(&unm_xsks, ctx->rx_queue_index, XDP_DROP);
 }
@@ -204,9 +241,26 @@ static __always_inline __u32 nic_txq(struct __sk_buff *skb)
 	return (__u32)(((__u64)bpf_get_hash_recalc(skb) * nq) >> 32);
 }
 
+/* tcx ingress on the NIC (AF_XDP backend): the frames unm_xdp passed for
+ * the fast path go out of their destination NIC; nothing else gets here but
+ * host TX frames re-injected from the TAP, which go to the stack */
+SEC("tc")
+int unm_tc_nic_fwd(struct __sk_buff *skb)
+{
+	struct unm_fwd_meta *m = (struct unm_fwd_meta *)(long)skb->data_meta;
+	if ((void *)(m + 1) > (void *)(long)skb->data || m->magic != UNM_FWD_MAGIC)
+		return UNM_TCX_NEXT;
+	skb->mark = UNM_FWD_MARK;
+	return bpf_redirect(m->ifindex, 0);
+}
+
 SEC("tc")
 int unm_tc_nic_egress(struct __sk_buff *skb)
 {
+	if (skb->mark == UNM_FWD_MARK) {
+		skb->mark = 0;
+		return UNM_TCX_NEXT;	/* the switch's fast path: out */
+	}
 	struct unm_cfg *c = cfg();
 	if (c == NULL || c->tap_ifindex == 0)
 		return UNM_TCX_DROP;	/* no host RX ring: nothing reaches the wire */

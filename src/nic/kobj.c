@@ -1172,6 +1172,12 @@ static bool serve(struct helper *h, struct conn *c, const struct nic_req *q, uin
 		unm_seterr(PORT_FMT ": the %s backend has no XDP fast path", h->ifname,
 			   unm_nic_backend_name(h->info.backend));
 		err = -EOPNOTSUPP;
+	} else if (q->op == OP_FWD && h->tc_in_link < 0) {
+		/* the fast path's frames that unm_xdp passes as skbs leave
+		 * through this link (a plain NIC port has none) */
+		err = attach_tcx(h, "unm_tc_nic_fwd", h->ifindex, UNM_BPF_TCX_INGRESS,
+				 "the VALE fast path", &h->tc_in_link, &h->info.tc_in_link_id,
+				 &h->info.tc_prog_id);
 	}
 	if (err == 0 && q->op == OP_OPEN && !c->session) {
 		c->session = true;

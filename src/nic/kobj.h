@@ -159,7 +159,8 @@ struct unm_nic_info {
 	int32_t helper_pid;
 	uint32_t mark;		/* UNM_NIC_MARK */
 	uint32_t xdp_prog_id, xdp_link_id;	/* XDP backend */
-	uint32_t tc_prog_id, tc_in_link_id;	/* PACKET backend */
+	uint32_t tc_prog_id, tc_in_link_id;	/* tcx ingress: PACKET backend, or the VALE
+					 * fast path (unm_tc_nic_fwd, AF_XDP) */
 	uint32_t eg_link_id;			/* tcx egress on IF */
 	uint32_t tap_ifindex, tap_link_id;	/* host rings */
 	char ifname[16];

@@ -6,8 +6,14 @@
  * without zero copy (veth, copy mode) builds an skb per frame.  The switch's
  * forwarding decision for such a frame depends only on its table, so it can
  * be taken where the frame arrives: unm_xdp (bpf/unetmap.bpf.c) looks the
- * frame's addresses up in unm_fwd and redirects it to B through a DEVMAP
- * (ndo_xdp_xmit, batched, no skb).  Everything else — broadcast, unknown
+ * frame's addresses up in unm_fwd and sends it to B without user space:
+ *   FWD_XDP  redirected through a DEVMAP (ndo_xdp_xmit, batched, no skb),
+ *            when B takes XDP frames (on veth: while B's peer has NAPI);
+ *   FWD_SKB  otherwise: passed up with B's ifindex in the XDP metadata, and
+ *            the tcx ingress program unm_tc_nic_fwd (attached by the NIC
+ *            helper when the fast path is first asked for) redirects the
+ *            skb out of B, marked so that B's egress program lets it go.
+ * Everything else — broadcast, unknown
  * destinations, sources the switch has not learned on A, destinations on
  * ports that are not NICs, multi-buffer frames — goes to the switch through
  * the AF_XDP socket as before.
@@ -18,17 +24,16 @@
  *             NIC port (this one included): MAC -> {ifindex, switch port}.
  *             An address the switch moves to another port is moved or
  *             removed at the next sync.
- *   unm_devs  the eligible NIC ports other than this one.
+ *   unm_devs  the FWD_XDP destinations.
  *   unm_fon   on while this port itself is eligible and has somewhere to go.
  * A NIC port is eligible when it is attached to this switch with a live
  * helper, is in this helper's network namespace (a DEVMAP resolves ifindexes
  * there), nobody monitors its switch port or its netmap:IF rings (monitors
- * must see every frame), and — for a destination — the interface can take
- * ndo_xdp_xmit now: up and running, and NETDEV_XDP_ACT_NDO_XMIT in its XDP
- * features (generic netlink family "netdev").  On veth that feature is set
- * only while the peer has NAPI (an XDP program or GRO on): without it the
- * kernel would drop redirected frames, so such a destination keeps the
- * switch's own path.
+ * must see every frame), and — for a destination — the interface is up and
+ * running; it gets FWD_XDP when NETDEV_XDP_ACT_NDO_XMIT is in its XDP
+ * features (generic netlink family "netdev"; on veth that feature is set
+ * only while the peer has NAPI, an XDP program or GRO on: without it the
+ * kernel would drop redirected XDP frames), FWD_SKB otherwise.
  *
  * Counters: the program counts redirected frames and bytes per destination
  * port and CPU (unm_fstat); each sync adds what is new to ring 0 of this
@@ -77,8 +82,11 @@ enum { M_FWD, M_DEVS, M_FSTAT, M_FON };
 
 /* must match bpf/unetmap.bpf.c */
 struct fwd_val {
-	uint32_t ifindex, slot;
+	uint32_t ifindex;
+	uint16_t slot, mode;
 };
+#define FWD_XDP		1	/* UNM_FWD_XDP: XDP_REDIRECT through unm_devs */
+#define FWD_SKB		2	/* UNM_FWD_SKB: XDP_PASS, unm_tc_nic_fwd redirects */
 struct fstat {
 	uint64_t frames, bytes;
 };
@@ -97,6 +105,7 @@ struct vn_xdp {
 	struct fstat *pc;		/* ncpu values of one unm_fstat entry */
 	struct fstat seen[SLOTS];	/* what was added to the counters already */
 	uint32_t dev_if[SLOTS];		/* unm_devs as written: ifindex per slot */
+	uint32_t dst_if[SLOTS];		/* destinations at the last sync, any mode */
 	uint32_t on;			/* unm_fon as written */
 	struct fwd_ent *pushed;		/* unm_fwd as written, sorted */
 	uint32_t npushed;
@@ -224,23 +233,24 @@ static uint64_t xdp_features(struct vn_xdp *x, uint32_t ifindex)
 	return 0;
 }
 
-/* interface `ifindex` can take redirected frames now */
-static bool can_xmit(struct vn_xdp *x, uint32_t ifindex)
+/* how frames reach interface `ifindex` now: FWD_XDP when it takes
+ * redirected XDP frames, FWD_SKB when it is just up and running, 0 */
+static uint16_t xmit_mode(struct vn_xdp *x, uint32_t ifindex)
 {
 	char name[IF_NAMESIZE];
 	struct ifreq ifr;
 	if (if_indextoname(ifindex, name) == NULL)
-		return false;
+		return 0;
 	memset(&ifr, 0, sizeof(ifr));
 	memcpy(ifr.ifr_name, name, sizeof(ifr.ifr_name));
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
-		return false;
+		return 0;
 	int r = ioctl(s, SIOCGIFFLAGS, &ifr);
 	close(s);
 	if (r < 0 || (ifr.ifr_flags & (IFF_UP | IFF_RUNNING)) != (IFF_UP | IFF_RUNNING))
-		return false;
-	return (xdp_features(x, ifindex) & NETDEV_XDP_ACT_NDO_XMIT) != 0;
+		return 0;
+	return (xdp_features(x, ifindex) & NETDEV_XDP_ACT_NDO_XMIT) != 0 ? FWD_XDP : FWD_SKB;
 }
 
 /* ---- keeping the maps in step --------------------------------------------------------- */
@@ -282,7 +292,7 @@ static void fold_stats(struct vn_xdp *x, struct fstat *delta)
 {
 	for (uint32_t s = 0; s < SLOTS; s++) {
 		delta[s].frames = delta[s].bytes = 0;
-		if (x->dev_if[s] == 0 && x->seen[s].frames == 0)
+		if (x->dst_if[s] == 0 && x->seen[s].frames == 0)
 			continue;
 		if (bpf_map_lookup_elem(x->fd[M_FSTAT], &s, x->pc) < 0)
 			continue;
@@ -319,6 +329,7 @@ void vn_xdp_sync(struct vn_xdp *x)
 	struct unm_registry *r = unm_registry();
 	static struct fstat delta[SLOTS];
 	uint32_t elig[SLOTS];
+	uint16_t mode[SLOTS];
 	uint32_t me = UNM_NONE, swi = UNM_NONE;
 	char swname[UNM_NAME_MAX] = "";
 	fold_stats(x, delta);
@@ -350,10 +361,11 @@ void vn_xdp_sync(struct vn_xdp *x)
 	}
 	unm_unlock();
 
-	/* destinations: those that can take ndo_xdp_xmit now */
+	/* destinations: up and running; XDP frames to those that take them */
 	bool any = false;
 	for (uint32_t j = 0; j < SLOTS; j++) {
-		if (elig[j] != 0 && !can_xmit(x, elig[j]))
+		mode[j] = elig[j] != 0 ? xmit_mode(x, elig[j]) : 0;
+		if (mode[j] == 0)
 			elig[j] = 0;
 		any |= elig[j] != 0;
 	}
@@ -370,23 +382,29 @@ void vn_xdp_sync(struct vn_xdp *x)
 	for (int i = 0; i < cnt && i < MACS; i++) {
 		uint32_t j = macs[i].port_idx;
 		uint32_t ifx = j == me ? x->ifindex : j < SLOTS ? elig[j] : 0;
+		uint16_t md = j == me ? FWD_XDP : j < SLOTS ? mode[j] : 0;
 		if (ifx == 0)
 			continue;
 		uint64_t mac = 0;
 		for (int b = 0; b < 6; b++)
 			mac |= (uint64_t)macs[i].mac[b] << (8 * b);
-		x->want[n++] = (struct fwd_ent){ mac, { ifx, j } };
+		x->want[n++] = (struct fwd_ent){ mac, { ifx, (uint16_t)j, md } };
 	}
 	qsort(x->want, n, sizeof(x->want[0]), ent_cmp);
 	fwd_apply(x, n);
+	memcpy(x->dst_if, elig, sizeof(x->dst_if));
+	/* unm_devs: the FWD_XDP destinations (a failed insert leaves the
+	 * frames on the switch's path: unm_xdp falls back when the
+	 * redirect finds no entry) */
 	for (uint32_t j = 0; j < SLOTS; j++) {
-		if (x->dev_if[j] == elig[j])
+		uint32_t want = mode[j] == FWD_XDP ? elig[j] : 0;
+		if (x->dev_if[j] == want)
 			continue;
 		if (x->dev_if[j] != 0)
 			bpf_map_delete_elem(x->fd[M_DEVS], &x->dev_if[j]);
-		if (elig[j] != 0 && bpf_map_update_elem(x->fd[M_DEVS], &elig[j], &elig[j], BPF_ANY) < 0)
-			elig[j] = 0;
-		x->dev_if[j] = elig[j];
+		if (want != 0 && bpf_map_update_elem(x->fd[M_DEVS], &want, &want, BPF_ANY) < 0)
+			want = 0;
+		x->dev_if[j] = want;
 	}
 	if (on && !x->on) {
 		uint32_t k = 0, v = 1;
