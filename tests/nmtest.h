@@ -164,4 +164,16 @@ static inline int t_reg_raw(const char *name, uint32_t mode, uint16_t ringid, ui
 	reg.nr_flags = flags;
 	return t_register(name, &reg);
 }
+/* NR_FORWARD (transparent mode) on or off on every bound RX ring of d */
+static inline void t_set_forward(struct nmport_d *d, bool on)
+{
+	for (int ri = d->first_rx_ring; ri <= d->last_rx_ring; ri++) {
+		struct netmap_ring *r = NETMAP_RXRING(d->nifp, ri);
+		if (on)
+			r->flags |= NR_FORWARD;
+		else
+			r->flags &= ~NR_FORWARD;
+	}
+}
+
 #endif

@@ -34,17 +34,6 @@ static int tagged(const uint8_t *buf, size_t len, const char *tag)
 	return -1;
 }
 
-static void set_forward(struct nmport_d *d, bool on)
-{
-	for (int ri = d->first_rx_ring; ri <= d->last_rx_ring; ri++) {
-		struct netmap_ring *r = NETMAP_RXRING(d->nifp, ri);
-		if (on)
-			r->flags |= NR_FORWARD;
-		else
-			r->flags &= ~NR_FORWARD;
-	}
-}
-
 /*
  * Sync d until `want` frames carrying TAG-i came into RX rings
  * [first, last], or 3 s passed.  Each of them is released with NS_FORWARD
@@ -154,7 +143,7 @@ static void run(const char *mode)
 	REQUIRE(d->first_rx_ring == 0 && d->last_rx_ring == 4 && d->first_tx_ring == 0 &&
 		d->last_tx_ring == 4, "%s: netmap:va* binds RX %d..%d TX %d..%d, want 0..4", mode,
 		d->first_rx_ring, d->last_rx_ring, d->first_tx_ring, d->last_tx_ring);
-	set_forward(d, true);
+	t_set_forward(d, true);
 
 	/* NIC -> host stack */
 	snprintf(tag, sizeof(tag), "%s:up", mode);
@@ -189,7 +178,7 @@ static void run(const char *mode)
 	CHECK(!pending, "%s: TX slots still pending after forwarding", mode);
 
 	/* no NR_FORWARD: NS_FORWARD on a slot is ignored, both ways */
-	set_forward(d, false);
+	t_set_forward(d, false);
 	snprintf(tag, sizeof(tag), "%s:noup", mode);
 	for (int i = 0; i < NFRAMES; i++)
 		inject(tag, i);
@@ -208,7 +197,7 @@ static void run(const char *mode)
 
 	/* host -> NIC needs all NIC TX rings on the descriptor */
 	struct nmport_d *h = t_open("netmap:va^");
-	set_forward(h, true);
+	t_set_forward(h, true);
 	snprintf(tag, sizeof(tag), "%s:swonly", mode);
 	for (int i = 0; i < NFRAMES; i++)
 		stack_send(tag, i);

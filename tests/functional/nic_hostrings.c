@@ -194,22 +194,11 @@ static void host_tx(struct nmport_d *d, unsigned h, int us, const char *mode)
 	CHECK(t_wait_payload(us, tag, 1000), "%s: host TX ring %u: datagram not received", mode, h);
 }
 
-static void set_forward(struct nmport_d *d, bool on)
-{
-	for (int ri = d->first_rx_ring; ri <= d->last_rx_ring; ri++) {
-		struct netmap_ring *r = NETMAP_RXRING(d->nifp, ri);
-		if (on)
-			r->flags |= NR_FORWARD;
-		else
-			r->flags &= ~NR_FORWARD;
-	}
-}
-
 /* transparent mode with 2 host rings: both ways */
 static void forward(struct nmport_d *d, const char *mode)
 {
 	int vb = t_capture(t_vb), ring[NFLOWS];
-	set_forward(d, true);
+	t_set_forward(d, true);
 	int got = host_collect(d, 2, "fw", ring, true);
 	CHECK(got == NFLOWS, "%s: forward: %d of %d flows in the host RX rings", mode, got, NFLOWS);
 	bool out[NFLOWS] = { false };
@@ -261,7 +250,7 @@ static void forward(struct nmport_d *d, const char *mode)
 	CHECK(seen, "%s: injected frame not in the NIC RX rings", mode);
 	CHECK(t_wait_payload(us, "nic-fwd", 1000), "%s: forward NIC->host: not received", mode);
 	close(us);
-	set_forward(d, false);
+	t_set_forward(d, false);
 }
 
 static void host_rings(const char *mode)
