@@ -3,6 +3,7 @@
 #ifndef UNETMAP_NMTEST_H
 #define UNETMAP_NMTEST_H
 #include <fcntl.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
