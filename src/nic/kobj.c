@@ -1204,11 +1204,7 @@ static bool serve(struct helper *h, struct conn *c, const struct nic_req *q, uin
 	return send_rep(c->fd, &rep, fds, nfds) == 0;
 }
 
-/* Put the inherited descriptors away: the netmap ones of the caller are
- * replaced by /dev/null (their numbers stay taken, so that the fd table the
- * library inherited from the caller is never consulted for a new fd of
- * ours), all others are closed, keep stays. */
-static void helper_fds(int keep)
+void unm_helper_fds(int keep)
 {
 	int nul = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC, 0);
 	struct rlimit rl;
@@ -1235,7 +1231,7 @@ static void helper_fds(int keep)
 		syscall(SYS_close, nul);
 }
 
-static void helper_signals(void)
+void unm_helper_signals(void (*on_stop)(int))
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -1245,6 +1241,12 @@ static void helper_signals(void)
 			sigaction(s, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	if (on_stop != NULL) {
+		sa.sa_handler = on_stop;
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+	}
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -1263,8 +1265,8 @@ static __attribute__((noreturn)) void helper_main(int first, int ifindex)
 	h.xdp_link = h.tc_in_link = h.eg_link = h.tap_fd = h.tap_link = -1;
 
 	setsid();
-	helper_signals();
-	helper_fds(first);
+	unm_helper_signals(NULL);
+	unm_helper_fds(first);
 	if (chdir("/") < 0) { /* stay where we are */ }
 	prctl(PR_SET_NAME, "unetmap-nic", 0, 0, 0);
 	libbpf_set_print(libbpf_quiet);

@@ -203,6 +203,18 @@ int unm_nic_session_host(struct unm_nic_session *s);
 #define UNM_NIC_FWD_FDS	4
 int unm_nic_session_fwd(struct unm_nic_session *s, int fds[UNM_NIC_FWD_FDS]);
 
+/* For the library's helper processes (this one and the VALE attachment
+ * helper of vale_nic.c), right after their fork:
+ * unm_helper_signals() resets every signal to its default, ignores SIGPIPE,
+ * installs on_stop (may be NULL) for SIGTERM, SIGINT and SIGHUP, then
+ * unblocks everything; unm_helper_fds() puts the inherited descriptors
+ * away: 0-2 and the caller's netmap ones become /dev/null (their numbers
+ * stay taken, so that the fd table the library inherited from the caller
+ * is never consulted for a new fd of ours), all others are closed, `keep`
+ * stays. */
+void unm_helper_signals(void (*on_stop)(int));
+void unm_helper_fds(int keep);
+
 /* Re-read the shared info (users, TAP) into s->info. */
 int unm_nic_session_refresh(struct unm_nic_session *s);
 

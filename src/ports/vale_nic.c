@@ -67,7 +67,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -668,37 +667,6 @@ static void serve(struct vn_helper *h)
 
 /* ---- the helper: start and end ------------------------------------------------------ */
 
-/* Put the caller's descriptors away: netmap ones become /dev/null (their
- * numbers stay taken, the inherited fd table is never consulted for a fd of
- * ours), 0-2 too, everything else is closed except `keep`. */
-static void put_fds_away(int keep)
-{
-	int nul = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC, 0);
-	struct rlimit rl;
-	int max = 65536;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)max)
-		max = (int)rl.rlim_cur;
-	int closed_from = 3;	/* first fd of the range not yet dealt with */
-	for (int fd = 0; fd < max; fd++) {
-		bool netmap = fd > 2 && fd != nul && unm_fd_lookup(fd) != NULL;
-		if (fd <= 2 || netmap) {
-			if (nul >= 0)
-				syscall(SYS_dup3, nul, fd, netmap ? O_CLOEXEC : 0);
-		} else if (fd != keep && fd != nul) {
-			continue;
-		}
-		if (fd > 2) {
-			if (fd > closed_from)
-				syscall(SYS_close_range, closed_from, fd - 1, 0);
-			closed_from = fd + 1;
-		}
-	}
-	if (closed_from < max)
-		syscall(SYS_close_range, closed_from, ~0U, 0);
-	if (nul > 2)
-		syscall(SYS_close, nul);
-}
-
 struct vn_report {
 	int32_t err;
 	int32_t pid;
@@ -798,22 +766,8 @@ static __attribute__((noreturn)) void helper_main(uint32_t port, uint32_t gen, i
 	int ret;
 
 	setsid();
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (int s = 1; s < NSIG; s++)
-		if (s != SIGKILL && s != SIGSTOP)
-			sigaction(s, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = on_stop_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	put_fds_away(rep_fd);
+	unm_helper_signals(on_stop_signal);
+	unm_helper_fds(rep_fd);
 	if (chdir("/") < 0) { /* stay where we are */ }
 	prctl(PR_SET_NAME, "unetmap-vale", 0, 0, 0);
 	prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
