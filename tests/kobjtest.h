@@ -38,17 +38,6 @@
 static int t_va, t_vb;			/* ifindexes */
 static uint8_t t_va_mac[6], t_vb_mac[6];
 
-static inline int t_sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int r = system(cmd);
-	return r == -1 ? -1 : WEXITSTATUS(r);
-}
-
 static inline void t_write_file(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY);

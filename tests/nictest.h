@@ -16,23 +16,13 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <unetmap.h>
+#include "testlib.h"
 
 #define NT_NQ		4		/* queues of the veth pair */
 #define NT_ETHERTYPE	0x88b5		/* IEEE local experimental */
 
 /* The wrappers' messages (NIC tests are linked with the library objects) */
 #define nt_err unetmap_last_error()
-
-static inline int nt_sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int r = system(cmd);
-	return r == -1 ? -1 : WIFEXITED(r) ? WEXITSTATUS(r) : 128;
-}
 
 static inline void nt_write_file(const char *path, const char *val)
 {
@@ -56,7 +46,7 @@ static inline void nt_setup_netns(void)
 	REQUIRE(unshare(CLONE_NEWNET) == 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
 	nt_write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
 	nt_write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-	REQUIRE(nt_sh("ip link set lo up && ip link add va numrxqueues %d numtxqueues %d "
+	REQUIRE(t_sh("ip link set lo up && ip link add va numrxqueues %d numtxqueues %d "
 		      "type veth peer name vb numrxqueues %d numtxqueues %d && "
 		      "ip link set va up && ip link set vb up", NT_NQ, NT_NQ, NT_NQ, NT_NQ) == 0,
 		"creating the veth pair");

@@ -3,6 +3,7 @@
 #ifndef UNETMAP_TESTLIB_H
 #define UNETMAP_TESTLIB_H
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,4 +77,17 @@ static inline int t_done(void)
 	}
 	return T_PASS;
 }
+/* run a shell command built like printf: its exit status, 128 if it did
+ * not exit, -1 if it could not run */
+static inline int t_sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	int r = system(cmd);
+	return r == -1 ? -1 : WIFEXITED(r) ? WEXITSTATUS(r) : 128;
+}
+
 #endif

@@ -388,7 +388,7 @@ static void test_multibuf(struct redirect *rd)
 	(void)rd;
 	for (unsigned q = 0; q < NT_NQ; q++)
 		unm_xsk_destroy(va[q]);
-	REQUIRE(nt_sh("ip link set dev va mtu 3000 && ip link set dev vb mtu 3000") == 0, "mtu");
+	REQUIRE(t_sh("ip link set dev va mtu 3000 && ip link set dev vb mtu 3000") == 0, "mtu");
 	reset_pool();
 	for (unsigned q = 0; q < NT_NQ; q++) {
 		struct unm_xsk_cfg c = cfg_for("va", q, pool, (uint64_t)NBUFS * BUFSZ,
