@@ -18,13 +18,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#include "bench.h"
 
 int main(int argc, char **argv)
 {
@@ -64,9 +58,9 @@ int main(int argc, char **argv)
 		msgs[i].msg_hdr.msg_name = &sll;
 		msgs[i].msg_hdr.msg_namelen = sizeof(sll);
 	}
-	double end = now() + atof(argv[2]);
+	double end = bench_now() + atof(argv[2]);
 	unsigned long long sent = 0;
-	while (now() < end) {
+	while (bench_now() < end) {
 		int r = sendmmsg(s, msgs, (unsigned)batch, 0);
 		if (r > 0)
 			sent += (unsigned)r;

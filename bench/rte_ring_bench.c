@@ -43,6 +43,7 @@
 #include <rte_pause.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
+#include "bench.h"
 
 #define BUF_STRIDE 2048u
 #define FRAME_LEN 60u
@@ -60,13 +61,6 @@ struct prod_arg {
 };
 
 static _Atomic int stop_flag;
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int producer(void *p)
 {
@@ -193,13 +187,13 @@ int main(int argc, char **argv)
 	const uint64_t mask = slots - 1;
 	const unsigned shift = (unsigned)__builtin_ctz(slots);
 	uint64_t seq = 0, bad = 0, lensum = 0, c0 = 0, c1 = 0;
-	double start = now_s(), t0 = 0, t1 = 0;
+	double start = bench_now(), t0 = 0, t1 = 0;
 	int measuring = 0;
 	unsigned iter = 0;
 
 	for (;;) {
 		if ((++iter & 1023u) == 0) {
-			double t = now_s();
+			double t = bench_now();
 			if (!measuring && t - start >= warm) {
 				measuring = 1;
 				t0 = t;

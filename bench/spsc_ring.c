@@ -43,6 +43,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench.h"
 
 #define BUF_STRIDE 2048u /* netmap's default buffer size: off = slot * 2048 */
 #define FRAME_LEN 60u
@@ -71,13 +72,6 @@ static inline void cpu_relax(void)
 #else
 	__asm__ __volatile__("" ::: "memory");
 #endif
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static void pin(int cpu, const char *who)
@@ -196,11 +190,11 @@ int main(int argc, char **argv)
 
 	while (atomic_load_explicit(&sh->phase, memory_order_acquire) != PH_RUN)
 		cpu_relax();
-	double start = now_s();
+	double start = bench_now();
 
 	for (;;) {
 		if ((++iter & 1023u) == 0) {
-			double t = now_s();
+			double t = bench_now();
 			if (!measuring && t - start >= warm) {
 				measuring = 1;
 				t0 = t;

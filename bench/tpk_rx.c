@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -39,26 +40,6 @@
 
 #define BLOCK_SIZE (1u << 20)
 #define BLOCK_NR 64u
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* kernel drops since the last call (PACKET_STATISTICS resets on read) */
-static unsigned long long drops_since_last(int s)
-{
-	struct tpacket_stats_v3 st;
-	socklen_t len = sizeof(st);
-
-	memset(&st, 0, sizeof(st));
-	if (getsockopt(s, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0)
-		return 0;
-	return st.tp_drops;
-}
 
 int main(int argc, char **argv)
 {
@@ -106,13 +87,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	double t0 = now(), t_start = t0 + warm, t_end = t_start + window, t_first = t0, t_last = t0;
+	double t0 = bench_now(), t_start = t0 + warm, t_end = t_start + window, t_first = t0, t_last = t0;
 	unsigned long long counted = 0;
 	unsigned blk = 0;
 	int measuring = warm <= 0;
 	unsigned long spins = 0;
 	if (measuring)
-		drops_since_last(s);
+		bench_tpacket_drops(s);
 	for (;;) {
 		struct tpacket_block_desc *bd = (struct tpacket_block_desc *)(map + (size_t)blk * BLOCK_SIZE);
 
@@ -125,17 +106,17 @@ int main(int argc, char **argv)
 		}
 		if ((++spins & 63) != 0)
 			continue;
-		double t = now();
+		double t = bench_now();
 		if (!measuring && t >= t_start) {
 			measuring = 1;
 			t_first = t;
-			drops_since_last(s);	/* forget the warm-up's drops */
+			bench_tpacket_drops(s);	/* forget the warm-up's drops */
 		} else if (t >= t_end) {
 			t_last = t;
 			break;
 		}
 	}
-	unsigned long long d = drops_since_last(s);
+	unsigned long long d = bench_tpacket_drops(s);
 	double secs = t_last - t_first;
 	printf("Mpps %.4f\n", secs > 0 ? (double)counted / secs / 1e6 : 0.0);
 	printf("packets %llu seconds %.3f drops %llu\n", counted, secs, d);

@@ -30,15 +30,9 @@
 #include <unistd.h>
 
 #include <libnetmap.h>
+#include "bench.h"
 
 #define CHUNK 65536u
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 struct result {
 	uint64_t iters;
@@ -50,7 +44,7 @@ struct result {
 static struct result time_loop(int fd, unsigned long what, uint64_t n, double budget)
 {
 	struct result r = { 0, 0, 0 };
-	double t0 = now_s(), t = t0;
+	double t0 = bench_now(), t = t0;
 
 	while (r.iters < n && t - t0 < budget) {
 		uint64_t k = n - r.iters < CHUNK ? n - r.iters : CHUNK;
@@ -62,7 +56,7 @@ static struct result time_loop(int fd, unsigned long what, uint64_t n, double bu
 				r.errors += ioctl(fd, what, NULL) != 0;
 		}
 		r.iters += k;
-		t = now_s();
+		t = bench_now();
 	}
 	r.secs = t - t0;
 	return r;

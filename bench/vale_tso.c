@@ -42,6 +42,7 @@
 
 #include <libnetmap.h>
 #include <unetmap.h>
+#include "bench.h"
 
 #define HDR	10		/* virtio-net header */
 #define L2L3L4	54		/* Ethernet + IPv4 + TCP */
@@ -55,13 +56,6 @@ static volatile int stop;
 static uint64_t consumed;
 static int secs = 3, txcpu = 0, rxcpu = 1, batch = 4;
 static char sw[32] = "vale0";
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void pin(int cpu)
 {
@@ -129,7 +123,7 @@ static void *rx_main(void *arg)
 {
 	struct rx_state *x = arg;
 	struct netmap_ring *r = NETMAP_RXRING(x->d->nifp, 0);
-	double start = now(), t0 = start + 0.5, t1 = t0 + secs;
+	double start = bench_now(), t0 = start + 0.5, t1 = t0 + secs;
 	uint64_t bytes = 0, segs = 0, done = 0, released = 0;
 	int measuring = 0;
 	pin(rxcpu);
@@ -148,7 +142,7 @@ static void *rx_main(void *arg)
 			i = nm_ring_next(r, i);
 		}
 		r->head = r->cur = i;
-		double t = now();
+		double t = bench_now();
 		if (!measuring && t >= t0) {
 			measuring = 1;
 			x->t0 = t;
@@ -277,8 +271,8 @@ int main(int argc, char **argv)
 		while (!stop && (sent + (uint64_t)batch) * nseg -
 				__atomic_load_n(&consumed, __ATOMIC_ACQUIRE) > room) {
 			if (w0 == 0)
-				w0 = now();
-			else if (now() - w0 > 0.1)
+				w0 = bench_now();
+			else if (bench_now() - w0 > 0.1)
 				break;
 			__builtin_ia32_pause();
 		}

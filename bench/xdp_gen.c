@@ -35,16 +35,9 @@
 #include <unistd.h>
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
+#include "bench.h"
 
 #define REPEAT		(1u << 18)	/* frames per BPF_PROG_TEST_RUN call */
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int parse_mac(const char *s, unsigned char *mac)
 {
@@ -120,7 +113,7 @@ int main(int argc, char **argv)
 		    .repeat = REPEAT, .batch_size = batch,
 		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
 	unsigned long long sent = 0;
-	double t0 = now(), t = t0;
+	double t0 = bench_now(), t = t0;
 	while (t - t0 < secs) {
 		if (bpf_prog_test_run_opts(fd, &opts) < 0) {
 			fprintf(stderr, "xdp_gen: BPF_PROG_TEST_RUN (live frames): %s\n",
@@ -128,7 +121,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		sent += REPEAT;
-		t = now();
+		t = bench_now();
 	}
 	printf("Mpps %.4f\n", (double)sent / (t - t0) / 1e6);
 	printf("packets %llu seconds %.3f\n", sent, t - t0);

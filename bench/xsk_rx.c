@@ -33,6 +33,7 @@
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <xdp/xsk.h>
+#include "bench.h"
 
 #ifndef SOL_XDP
 #define SOL_XDP 283
@@ -42,14 +43,6 @@
 #define FRAME		2048u
 #define RING		4096u
 #define BATCH		256u
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static unsigned long long drops(int fd)
 {
@@ -158,7 +151,7 @@ int main(int argc, char **argv)
 		*xsk_ring_prod__fill_addr(&fill, idx + i) = (uint64_t)i * FRAME;
 	xsk_ring_prod__submit(&fill, RING);
 
-	double t0 = now(), t_start = t0 + warm, t_end = t_start + window, t_first = t0, t_last = t0;
+	double t0 = bench_now(), t_start = t0 + warm, t_end = t_start + window, t_first = t0, t_last = t0;
 	unsigned long long counted = 0, d_first = 0;	/* the counters never reset */
 	int measuring = warm <= 0;
 	unsigned long spins = 0;
@@ -187,7 +180,7 @@ int main(int argc, char **argv)
 			recvfrom(fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 		if ((++spins & 63) != 0)
 			continue;
-		double t = now();
+		double t = bench_now();
 		if (!measuring && t >= t_start) {
 			measuring = 1;
 			t_first = t;
