@@ -814,8 +814,7 @@ static __attribute__((noreturn)) void helper_main(uint32_t port, uint32_t gen, i
 
 	if ((ret = open_all(&h, swport, host_port, nvt, nvr, nrxq, ntxq, msg, sizeof(msg))) < 0)
 		goto fail;
-	char why[128];
-	h.xdp = vn_xdp_open(port, gen, h.grp[0].nic[0].fd, why, sizeof(why));
+	h.xdp = vn_xdp_open(port, gen, h.grp[0].nic[0].fd);
 	vn_xdp_sync(h.xdp);
 	/* everything is open: moving frames (and the fast path's maps) needs
 	 * no privilege; the NIC helper keeps what the interface needs */

@@ -416,18 +416,15 @@ void vn_xdp_sync(struct vn_xdp *x)
 
 /* ---- life ------------------------------------------------------------------------------ */
 
-struct vn_xdp *vn_xdp_open(uint32_t port, uint32_t gen, int nic_fd, char *why, size_t wl)
+struct vn_xdp *vn_xdp_open(uint32_t port, uint32_t gen, int nic_fd)
 {
 	const char *env = getenv("UNETMAP_VALE_XDP");
-	if (env != NULL && strcmp(env, "0") == 0) {
-		snprintf(why, wl, "off (UNETMAP_VALE_XDP=0)");
+	if (env != NULL && strcmp(env, "0") == 0)
 		return NULL;
-	}
 	struct vn_xdp *x = calloc(1, sizeof(*x));
 	int ncpu = libbpf_num_possible_cpus();
 	if (x == NULL || ncpu <= 0) {
 		free(x);
-		snprintf(why, wl, "off (no memory or CPU count)");
 		return NULL;
 	}
 	for (int i = 0; i < UNM_NIC_FWD_FDS; i++)
@@ -442,11 +439,9 @@ struct vn_xdp *vn_xdp_open(uint32_t port, uint32_t gen, int nic_fd, char *why, s
 	x->want = calloc(MACS, sizeof(*x->want));
 	int ret = unm_nic_fd_fwd(nic_fd, &x->ifindex, x->fd);
 	if (ret < 0 || x->pc == NULL || x->pushed == NULL || x->want == NULL) {
-		snprintf(why, wl, "off (%.100s)", ret < 0 ? unetmap_last_error() : "no memory");
 		vn_xdp_close(x);
 		return NULL;
 	}
-	snprintf(why, wl, "on");
 	return x;
 }
 
